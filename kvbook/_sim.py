@@ -1,0 +1,312 @@
+"""The round simulator: the environment every algorithm kernel runs in.
+
+Only the simulator reads the true output lengths. A policy kernel calls
+``sim_start`` and ``sim_kill`` at a decision round ``t`` and then
+``sim_advance``, which simulates rounds until the round the policy asks for
+or the first completion, whichever is earlier, and returns that round. So a
+non-clairvoyant policy learns an output length only when its job completes.
+
+The simulator is event driven: between two events the running set is fixed,
+so the memory of round ``r`` is ``sum(s_j + 1 - a_j) + nrun * r`` over the
+running jobs (started at ``a_j``), and a stretch of rounds costs O(rounds) to
+record and nothing per running job. Completions come from a heap keyed by
+completion round. State is O(n + rounds): no array is jobs x rounds.
+
+All functions here are numba kernels that trust their inputs; the public
+functions in :mod:`kvbook.algorithms` check them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Scalar state, held in one int64 array so kernels can update it in place.
+NRUN = 0  # running jobs
+SUM_S1 = 1  # sum of s_j + 1 over running jobs
+SUM_START = 2  # sum of start rounds over running jobs
+NLOG = 3  # runs logged
+NHEAP = 4  # entries in the completion heap
+ROUNDS = 5  # rounds simulated so far (makespan once all complete)
+DONE = 6  # completed jobs
+KILLS = 7  # killed runs
+FLOW = 8  # total flow time of completed jobs
+OVERFLOW = 9  # first round whose memory exceeded the budget, or -1
+BUDGET = 10
+ROUND_LIMIT = 11  # rounds after which the simulator stops a runaway policy
+STALLED = 12  # 1 when the policy ran past ROUND_LIMIT or idled forever
+NSTATE = 13
+
+INF = np.int64(2**62)
+
+
+@numba.njit(cache=True)
+def sim_new(s, o, budget, round_limit):
+    """Return a fresh simulator state for prompts ``s`` and outputs ``o``."""
+    n = o.shape[0]
+    state = np.zeros(NSTATE, dtype=np.int64)
+    state[OVERFLOW] = -1
+    state[BUDGET] = budget
+    state[ROUND_LIMIT] = round_limit
+    run_start = np.full(n, -1, dtype=np.int64)
+    running = np.empty(n, dtype=np.int64)
+    running_pos = np.full(n, -1, dtype=np.int64)
+    heap_key = np.empty(n, dtype=np.int64)
+    heap_job = np.empty(n, dtype=np.int64)
+    heap_pos = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    completed = np.empty(n, dtype=np.int64)
+    log = np.empty((max(16, 2 * n), 4), dtype=np.int64)
+    memory = np.zeros(max(16, n), dtype=np.int64)
+    return (
+        state,
+        s,
+        o,
+        run_start,
+        running,
+        running_pos,
+        heap_key,
+        heap_job,
+        heap_pos,
+        done,
+        completed,
+        log,
+        memory,
+    )
+
+
+# Positions in the state tuple returned by sim_new.
+_STATE, _S, _O, _RUN_START, _RUNNING, _RUNNING_POS = 0, 1, 2, 3, 4, 5
+_HEAP_KEY, _HEAP_JOB, _HEAP_POS, _DONE, _COMPLETED, _LOG, _MEMORY = (
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+)
+
+
+@numba.njit(cache=True)
+def _heap_less(key, job, a, b):
+    return key[a] < key[b] or (key[a] == key[b] and job[a] < job[b])
+
+
+@numba.njit(cache=True)
+def _heap_swap(key, job, pos, a, b):
+    key[a], key[b] = key[b], key[a]
+    job[a], job[b] = job[b], job[a]
+    pos[job[a]] = a
+    pos[job[b]] = b
+
+
+@numba.njit(cache=True)
+def _heap_up(key, job, pos, i):
+    while i > 0:
+        parent = (i - 1) // 2
+        if _heap_less(key, job, i, parent):
+            _heap_swap(key, job, pos, i, parent)
+            i = parent
+        else:
+            break
+
+
+@numba.njit(cache=True)
+def _heap_down(key, job, pos, i, size):
+    while True:
+        smallest = i
+        left = 2 * i + 1
+        right = left + 1
+        if left < size and _heap_less(key, job, left, smallest):
+            smallest = left
+        if right < size and _heap_less(key, job, right, smallest):
+            smallest = right
+        if smallest == i:
+            break
+        _heap_swap(key, job, pos, i, smallest)
+        i = smallest
+
+
+@numba.njit(cache=True)
+def heap_push(key, job, pos, size, k, j):
+    """Push job ``j`` with key ``k``; return the new size."""
+    key[size] = k
+    job[size] = j
+    pos[j] = size
+    _heap_up(key, job, pos, size)
+    return size + 1
+
+
+@numba.njit(cache=True)
+def heap_remove(key, job, pos, size, j):
+    """Remove job ``j`` from the heap; return the new size."""
+    i = pos[j]
+    last = size - 1
+    if i != last:
+        _heap_swap(key, job, pos, i, last)
+    pos[j] = -1
+    if i != last:
+        _heap_down(key, job, pos, i, last)
+        _heap_up(key, job, pos, i)
+    return last
+
+
+@numba.njit(cache=True)
+def _append_log(log, state, j, a, length, completed):
+    count = state[NLOG]
+    if count == log.shape[0]:
+        bigger = np.empty((2 * count, 4), dtype=np.int64)
+        bigger[:count] = log[:count]
+        log = bigger
+    log[count, 0] = j
+    log[count, 1] = a
+    log[count, 2] = length
+    log[count, 3] = completed
+    state[NLOG] = count + 1
+    return log
+
+
+@numba.njit(cache=True)
+def _remove_running(sim, j):
+    state = sim[_STATE]
+    running = sim[_RUNNING]
+    running_pos = sim[_RUNNING_POS]
+    a = sim[_RUN_START][j]
+    i = running_pos[j]
+    last = state[NRUN] - 1
+    moved = running[last]
+    running[i] = moved
+    running_pos[moved] = i
+    running_pos[j] = -1
+    state[NRUN] = last
+    state[SUM_S1] -= sim[_S][j] + 1
+    state[SUM_START] -= a
+    sim[_RUN_START][j] = -1
+
+
+@numba.njit(cache=True)
+def sim_start(sim, j, t):
+    """Start job ``j`` at round ``t``. The job must be waiting."""
+    state = sim[_STATE]
+    sim[_RUN_START][j] = t
+    sim[_RUNNING][state[NRUN]] = j
+    sim[_RUNNING_POS][j] = state[NRUN]
+    state[NRUN] += 1
+    state[SUM_S1] += sim[_S][j] + 1
+    state[SUM_START] += t
+    state[NHEAP] = heap_push(
+        sim[_HEAP_KEY], sim[_HEAP_JOB], sim[_HEAP_POS], state[NHEAP], t + sim[_O][j], j
+    )
+
+
+@numba.njit(cache=True)
+def sim_kill(sim, j, t):
+    """Kill running job ``j`` at round ``t``; return the updated state.
+
+    A run killed in the round it started never ran, so it is dropped without
+    a log entry or a kill count.
+    """
+    state = sim[_STATE]
+    a = sim[_RUN_START][j]
+    log = sim[_LOG]
+    state[NHEAP] = heap_remove(
+        sim[_HEAP_KEY], sim[_HEAP_JOB], sim[_HEAP_POS], state[NHEAP], j
+    )
+    _remove_running(sim, j)
+    if t > a:
+        log = _append_log(log, state, j, a, t - a, 0)
+        state[KILLS] += 1
+    return with_arrays(sim, log, sim[_MEMORY])
+
+
+@numba.njit(cache=True)
+def memory_at(sim, r):
+    """Tokens the current running set holds in round ``r`` if none ends."""
+    state = sim[_STATE]
+    return state[SUM_S1] + state[NRUN] * r - state[SUM_START]
+
+
+@numba.njit(cache=True)
+def sim_advance(sim, t, t_stop):
+    """Simulate from round ``t`` until ``t_stop`` or the first completion.
+
+    Returns ``(sim, t_end, ncompleted)``: the updated state (its log and
+    memory arrays may have been reallocated), the round the policy acts at
+    next, and the number of jobs that completed at ``t_end``, whose ids are
+    in ``sim[_COMPLETED][:ncompleted]``.
+    """
+    state = sim[_STATE]
+    key = sim[_HEAP_KEY]
+    log = sim[_LOG]
+    memory = sim[_MEMORY]
+    next_completion = key[0] if state[NHEAP] > 0 else INF
+    t_end = min(next_completion, t_stop)
+    if t_end >= INF or t_end > state[ROUND_LIMIT]:
+        state[STALLED] = 1
+        return sim, t, 0
+    if t_end > t:
+        if t_end > memory.shape[0]:
+            size = memory.shape[0]
+            while size < t_end:
+                size *= 2
+            bigger = np.zeros(size, dtype=np.int64)
+            bigger[: memory.shape[0]] = memory
+            memory = bigger
+        base = state[SUM_S1] - state[SUM_START]
+        nrun = state[NRUN]
+        for r in range(t, t_end):
+            memory[r] = base + nrun * r
+        if state[OVERFLOW] < 0 and memory[t_end - 1] > state[BUDGET]:
+            for r in range(t, t_end):
+                if memory[r] > state[BUDGET]:
+                    state[OVERFLOW] = r
+                    break
+        if t_end > state[ROUNDS]:
+            state[ROUNDS] = t_end
+    ncompleted = 0
+    if next_completion == t_end:
+        heap_job = sim[_HEAP_JOB]
+        heap_pos = sim[_HEAP_POS]
+        completed = sim[_COMPLETED]
+        while state[NHEAP] > 0 and key[0] == t_end:
+            j = heap_job[0]
+            state[NHEAP] = heap_remove(key, heap_job, heap_pos, state[NHEAP], j)
+            a = sim[_RUN_START][j]
+            _remove_running(sim, j)
+            log = _append_log(log, state, j, a, t_end - a, 1)
+            sim[_DONE][j] = True
+            state[DONE] += 1
+            state[FLOW] += t_end
+            completed[ncompleted] = j
+            ncompleted += 1
+    return with_arrays(sim, log, memory), t_end, ncompleted
+
+
+@numba.njit(cache=True)
+def with_arrays(sim, log, memory):
+    """Return the state tuple with its log and memory arrays replaced."""
+    return (
+        sim[0],
+        sim[1],
+        sim[2],
+        sim[3],
+        sim[4],
+        sim[5],
+        sim[6],
+        sim[7],
+        sim[8],
+        sim[9],
+        sim[10],
+        log,
+        memory,
+    )
+
+
+@numba.njit(cache=True)
+def sim_result(sim):
+    """Return ``(state, log, memory)`` trimmed to what was recorded."""
+    state = sim[_STATE]
+    log = sim[_LOG][: state[NLOG]].copy()
+    memory = sim[_MEMORY][: state[ROUNDS]].copy()
+    return state, log, memory
