@@ -4,7 +4,7 @@
 ['amin', 'fcfs_recompute', 'gba', 'greedy_batch', 'gsa', 'mcsf', 'sorted_f', 'sps']
 >>> from kvbook import make_instance
 >>> run("gsa", make_instance([3, 3, 3], prompt=2, budget=12)).flow_time
-13
+24
 """
 
 from __future__ import annotations
