@@ -181,8 +181,7 @@ def make_instance(output, prompt, budget, name: str = "") -> Instance:
             budget = int(budget)
         else:
             raise ValueError(
-                f"budget must be a positive integer number of tokens, got "
-                f"{budget!r}"
+                f"budget must be a positive integer number of tokens, got {budget!r}"
             )
     budget = int(budget)
     if budget < 1:
@@ -259,7 +258,9 @@ class Schedule:
         """The runs as ``(job, start, length, completed)`` tuples."""
         return [
             (int(j), int(a), int(length), bool(c))
-            for j, a, length, c in zip(self.job, self.start, self.length, self.completed)
+            for j, a, length, c in zip(
+                self.job, self.start, self.length, self.completed
+            )
         ]
 
     @property

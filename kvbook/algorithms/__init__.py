@@ -72,7 +72,9 @@ def parse_algorithms(text: str) -> list[str]:
     ['gsa', 'sps']
     """
     if not isinstance(text, str):
-        raise ValueError(f"algorithms must be a string such as 'all' or 'gsa,sps', got {text!r}")
+        raise ValueError(
+            f"algorithms must be a string such as 'all' or 'gsa,sps', got {text!r}"
+        )
     if text.strip() == "all":
         return list(ALGORITHMS)
     names = [part.strip() for part in text.split(",") if part.strip()]

@@ -25,7 +25,9 @@ def check_beta(beta) -> float:
     try:
         value = float(beta)
     except (TypeError, ValueError):
-        raise ValueError(f"beta must be a number greater than 1, got {beta!r}") from None
+        raise ValueError(
+            f"beta must be a number greater than 1, got {beta!r}"
+        ) from None
     if not math.isfinite(value) or value <= 1.0:
         raise ValueError(
             f"beta must be a finite number greater than 1, got {beta!r}; the paper's "

@@ -108,3 +108,61 @@ def res_fits(res, memory_now, prompt, length, t, budget):
     if last > t:
         return alive_weight + alive * last + prompt + 1 + (last - t) <= budget
     return True
+
+
+@numba.njit(cache=True)
+def res_first_fit(res, memory_now, nrun, prompt, length, t, budget, never, exact):
+    """Return the first round ``>= t`` at which a run of ``length`` fits.
+
+    The answer assumes no running job completes or is killed in between:
+    then the running set holds ``memory_now + nrun * (r - t)`` tokens in
+    round ``r``, and reservations end as recorded. With ``exact`` every
+    running job has a reservation and holds nothing after it ends, so the
+    memory of round ``r`` comes from the reservations alone. Returns
+    ``never`` if the run cannot fit before some running job completes. Each
+    pass checks the same rounds as :func:`res_fits` and jumps past every
+    round that a failed check rules out, so the result equals testing round
+    after round.
+    """
+    ends, weights, jobs, meta = res
+    head, tail = meta[_HEAD], meta[_TAIL]
+    start = t
+    while True:
+        if not exact and memory_now + nrun * (start - t) + prompt + 1 > budget:
+            return never
+        last = start + length - 1
+        alive_weight = meta[_WEIGHT]
+        alive = tail - head
+        position = head
+        while position < tail and ends[position] <= start:
+            alive_weight -= weights[position]
+            alive -= 1
+            position += 1
+        if exact and alive_weight + alive * start + prompt + 1 > budget:
+            # The start round's load only drops once it reaches the next end.
+            start = ends[position]
+            continue
+        jump = start
+        while position < tail:
+            r = ends[position] - 1
+            if r >= last:
+                break
+            if r > start:
+                value = alive_weight + alive * r + prompt + 1 + (r - start)
+                if value > budget:
+                    # Round r stays in the window until start passes it, and
+                    # it fits once start >= value - budget + start.
+                    jump = max(jump, min(value - budget + start, r + 1))
+            alive_weight -= weights[position]
+            alive -= 1
+            position += 1
+        if last > start:
+            value = alive_weight + alive * last + prompt + 1 + (last - start)
+            if value > budget:
+                if position == tail:
+                    return never
+                # The last round's load only drops once it reaches the next end.
+                jump = max(jump, ends[position] - length + 1)
+        if jump == start:
+            return start
+        start = jump

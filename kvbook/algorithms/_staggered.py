@@ -19,7 +19,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kvbook._sim import INF, NRUN, STALLED, sim_advance, sim_kill, sim_start
+from kvbook._sim import (
+    INF,
+    NRUN,
+    STALLED,
+    memory_at,
+    sim_advance,
+    sim_kill,
+    sim_start,
+)
+from kvbook.algorithms._reserve import (
+    res_expire,
+    res_first_fit,
+    res_fits,
+    res_insert,
+    res_remove,
+)
 
 
 @numba.njit(cache=True)
@@ -74,52 +89,19 @@ def lane_count(prompt, period, budget):
 
 
 @numba.njit(cache=True)
-def _reservation_fits(sim, reserve_end, s_new, cap_new, t, budget):
-    """Whether a run of ``cap_new`` rounds started at ``t`` fits for sure.
-
-    Every running job ``j`` is assumed to hold memory until its reservation
-    ends at ``reserve_end[j]``. Between two reservation ends the total rises
-    by one token per job per round, so it suffices to check the last round
-    before each end and the new run's last round.
-    """
-    state = sim[0]
-    nrun = state[NRUN]
-    running = sim[4]
-    run_start = sim[3]
-    s = sim[1]
-    last = t + cap_new - 1
-    ends = np.empty(nrun, dtype=np.int64)
-    weight = np.empty(nrun, dtype=np.int64)
-    for i in range(nrun):
-        j = running[i]
-        ends[i] = reserve_end[j]
-        weight[i] = s[j] + 1 - run_start[j]
-    order = np.argsort(ends)
-    alive_weight = np.int64(0)
-    for i in range(nrun):
-        alive_weight += weight[i]
-    alive = nrun
-    position = 0
-    for i in range(nrun + 1):
-        r = last
-        if i < nrun and ends[order[i]] - 1 < last:
-            r = ends[order[i]] - 1
-        if r < t:
-            continue
-        # Jobs whose reservation ends by round r hold nothing in it.
-        while position < nrun and ends[order[position]] <= r:
-            alive_weight -= weight[order[position]]
-            alive -= 1
-            position += 1
-        if alive_weight + alive * r + s_new + 1 + (r - t) > budget:
-            return False
-        if r == last:
-            return True
-    return True
+def _first_slot(t0, offsets, step, time):
+    """Return the index of the first slot at or after round ``time``."""
+    k = offsets.shape[0]
+    if time <= t0:
+        return 0
+    period = (time - t0) // step
+    base = t0 + period * step
+    lane = np.searchsorted(offsets, time - base)
+    return period * k + lane
 
 
 @numba.njit(cache=True)
-def run_stage(sim, t0, jobs, period, budget, check, reserve_end):
+def run_stage(sim, t0, jobs, period, budget, check, res):
     """Run one stage of staggered lanes from round ``t0``.
 
     Returns ``(sim, t_end)`` with ``t_end`` the round after the stage's last
@@ -156,6 +138,7 @@ def run_stage(sim, t0, jobs, period, budget, check, reserve_end):
 
     q = 0
     slot = 0
+    blocked_until = t0
     state = sim[0]
     while True:
         # Kills due now: runs that reached the end of their slice.
@@ -170,17 +153,27 @@ def run_stage(sim, t0, jobs, period, budget, check, reserve_end):
             if sim[3][j] == a:
                 sim = sim_kill(sim, j, t)
 
-        # Starts due now.
+        # Starts due now. Slots before `blocked_until` are known to fail.
         while q < count:
             slot_time = t0 + offsets[slot % k] + (slot // k) * step
             if slot_time > t:
                 break
+            if slot_time < blocked_until:
+                # Skip only slots up to now: a completion before the block
+                # ends reopens the later ones.
+                slot = _first_slot(t0, offsets, step, min(blocked_until, t + 1))
+                continue
             j = jobs[q]
-            if (not check) or _reservation_fits(
-                sim, reserve_end, s[j], caps[q], t, budget
-            ):
+            if check and not res_fits(res, memory_at(sim, t), s[j], caps[q], t, budget):
+                # Every reservation is exact here, so the first round the
+                # job fits unless a run completes early is known now.
+                blocked_until = res_first_fit(
+                    res, 0, 0, s[j], caps[q], t, budget, INF, True
+                )
+            else:
                 sim_start(sim, j, t)
-                reserve_end[j] = t + caps[q]
+                if check:
+                    res_insert(res, t + caps[q], s[j] + 1 - t, j)
                 kill_key[kill_size] = t + caps[q]
                 kill_job[kill_size] = j
                 kill_start[kill_size] = t
@@ -194,13 +187,23 @@ def run_stage(sim, t0, jobs, period, budget, check, reserve_end):
         t_next = INF
         if q < count:
             t_next = t0 + offsets[slot % k] + (slot // k) * step
+            if t_next < blocked_until:
+                later = _first_slot(t0, offsets, step, blocked_until)
+                t_next = t0 + offsets[later % k] + (later // k) * step
         if kill_size > 0 and kill_key[0] < t_next:
             t_next = kill_key[0]
         if state[NRUN] == 0 and t_next >= INF:
             return sim, t
-        sim, t, _ = sim_advance(sim, t, t_next)
+        sim, t, completions = sim_advance(sim, t, t_next)
         if state[STALLED] != 0:
             return sim, t
+        if check:
+            # Completed jobs release their reservation; killed ones expire.
+            for i in range(completions):
+                res_remove(res, sim[10][i])
+            res_expire(res, t)
+            if completions > 0:
+                blocked_until = t
 
 
 @numba.njit(cache=True)
@@ -232,4 +235,3 @@ def _sift_down(key, job, start, size):
         job[i], job[smallest] = job[smallest], job[i]
         start[i], start[smallest] = start[smallest], start[i]
         i = smallest
-

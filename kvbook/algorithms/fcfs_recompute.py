@@ -46,9 +46,13 @@ def _fcfs_kernel(s, budget, o, limit):
         # Recompute preemption: kill the latest started until round t fits.
         while memory_at(sim, t) > budget:
             j = recent_job[0]
-            recent_size = heap_remove(recent_key, recent_job, recent_pos, recent_size, j)
+            recent_size = heap_remove(
+                recent_key, recent_job, recent_pos, recent_size, j
+            )
             sim = sim_kill(sim, j, t)
-            killed_size = heap_push(killed_key, killed_job, killed_pos, killed_size, j, j)
+            killed_size = heap_push(
+                killed_key, killed_job, killed_pos, killed_size, j, j
+            )
 
         # Admission in index order while the next prompt fits now.
         while True:
@@ -81,7 +85,9 @@ def _fcfs_kernel(s, budget, o, limit):
             break
         for i in range(count):
             j = completed[i]
-            recent_size = heap_remove(recent_key, recent_job, recent_pos, recent_size, j)
+            recent_size = heap_remove(
+                recent_key, recent_job, recent_pos, recent_size, j
+            )
         remaining -= count
     return sim_result(sim)
 

@@ -12,6 +12,7 @@ from kvbook.algorithms._common import (
     check_instance,
     round_limit,
 )
+from kvbook.algorithms._reserve import res_new
 from kvbook.algorithms._staggered import run_stage
 from kvbook.model import Instance, Schedule
 
@@ -45,13 +46,13 @@ def geometric_classes(output: np.ndarray, beta: float) -> tuple[np.ndarray, np.n
 def _gba_kernel(s, o, budget, order, bounds, periods, check, limit):
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
-    reserve_end = np.zeros(n, dtype=np.int64)
+    res = res_new(n)
     t = 0
     for c in range(periods.shape[0]):
         jobs = order[bounds[c] : bounds[c + 1]]
         if jobs.shape[0] == 0:
             continue
-        sim, t = run_stage(sim, t, jobs, periods[c], budget, check, reserve_end)
+        sim, t = run_stage(sim, t, jobs, periods[c], budget, check, res)
     return sim_result(sim)
 
 

@@ -12,6 +12,7 @@ from kvbook.algorithms._common import (
     check_instance,
     round_limit,
 )
+from kvbook.algorithms._reserve import res_new
 from kvbook.algorithms._staggered import run_stage
 from kvbook.model import Instance, Schedule
 
@@ -42,7 +43,7 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     done = sim[9]
-    reserve_end = np.zeros(n, dtype=np.int64)
+    res = res_new(n)
     phase_start = np.zeros(slices.shape[0], dtype=np.int64)
     t = 0
     for phase in range(slices.shape[0]):
@@ -59,7 +60,7 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
             if not done[j]:
                 jobs[q] = j
                 q += 1
-        sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, reserve_end)
+        sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, res)
     return sim_result(sim)
 
 

@@ -6,6 +6,7 @@ import numba
 import numpy as np
 
 from kvbook._sim import (
+    INF,
     NRUN,
     STALLED,
     memory_at,
@@ -15,7 +16,12 @@ from kvbook._sim import (
     sim_start,
 )
 from kvbook.algorithms._common import build_schedule, check_instance, round_limit
-from kvbook.algorithms._reserve import res_expire, res_fits, res_insert, res_new
+from kvbook.algorithms._reserve import (
+    res_expire,
+    res_first_fit,
+    res_insert,
+    res_new,
+)
 from kvbook.model import Instance, Schedule
 
 
@@ -30,19 +36,26 @@ def _mcsf_kernel(s, o, budget, order, limit):
     while head < n:
         res_expire(res, t)
         now = memory_at(sim, t)
+        t_next = INF
         while head < n:
             j = order[head]
-            if not res_fits(res, now, s[j], o[j], t, budget):
+            # Reservations are exact here, so the first round the head fits
+            # is known now and the rounds before it need no test.
+            fit = res_first_fit(res, now, state[NRUN], s[j], o[j], t, budget, INF, True)
+            if fit != t:
+                t_next = fit
                 break
             sim_start(sim, j, t)
             res_insert(res, t + o[j], s[j] + 1 - t, j)
             now += s[j] + 1
             head += 1
-        sim, t, _ = sim_advance(sim, t, t + 1)
+        if head == n:
+            break
+        sim, t, _ = sim_advance(sim, t, t_next)
         if state[STALLED] != 0:
             break
     while state[NRUN] > 0 and state[STALLED] == 0:
-        sim, t, _ = sim_advance(sim, t, 2**62)
+        sim, t, _ = sim_advance(sim, t, INF)
     return sim_result(sim)
 
 
@@ -67,8 +80,9 @@ def mcsf(instance: Instance) -> Schedule:
     Notes
     -----
     A reading of Jaillet et al. (2025), clairvoyant. Cost: O(n log n +
-    rounds * r) for ``r`` running jobs, since each round tests the head of
-    the queue against every running job's future memory.
+    (n + completions) * r) for ``r`` running jobs: a test walks the running
+    jobs' reservations, and since they are exact the first round the head
+    fits is computed at once instead of testing every round.
 
     References
     ----------

@@ -7,6 +7,7 @@ import numpy as np
 
 from kvbook._sim import sim_new, sim_result
 from kvbook.algorithms._common import build_schedule, check_instance, round_limit
+from kvbook.algorithms._reserve import res_new
 from kvbook.algorithms._staggered import run_stage
 from kvbook.model import Instance, Schedule
 
@@ -15,9 +16,9 @@ from kvbook.model import Instance, Schedule
 def _sps_kernel(s, o, budget, period, check, limit):
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
-    reserve_end = np.zeros(n, dtype=np.int64)
+    res = res_new(n)
     jobs = np.arange(n)
-    sim, _ = run_stage(sim, 0, jobs, period, budget, check, reserve_end)
+    sim, _ = run_stage(sim, 0, jobs, period, budget, check, res)
     return sim_result(sim)
 
 
