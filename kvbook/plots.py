@@ -170,6 +170,7 @@ def plot_gantt(schedule: Schedule, ax=None, *, colors=None, title=None):
         ax.set_yticks(range(n))
     ax.set_ylabel("job")
     ax.set_xlabel("round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, max(int(np.max(start + length, initial=0)), 1))
     if title is None:
         title = f"{schedule.algorithm}: total flow time {schedule.flow_time}"
@@ -229,7 +230,9 @@ def plot_memory(schedule_or_list, ax=None, *, budget_line: bool = True,
         for budget in sorted({schedule.instance.budget for schedule in schedules}):
             ax.axhline(budget, color="black", linestyle="--", linewidth=1,
                        label=f"budget M = {budget}")
+    _shade_overflow(ax, schedules)
     ax.set_xlabel("round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("KV-cache memory (tokens)")
     top = max(max(s.peak_memory for s in schedules),
               max(s.instance.budget for s in schedules))
@@ -404,6 +407,20 @@ def plot_ratios(x, ratios: Mapping[str, Sequence[float]], ax=None, *,
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def _shade_overflow(ax, schedules) -> None:
+    """Fill the rounds where a schedule holds more than its budget in red."""
+    for schedule in schedules:
+        memory = np.asarray(schedule.memory)
+        budget = schedule.instance.budget
+        over = memory > budget
+        if not np.any(over):
+            continue
+        rounds = np.arange(memory.shape[0] + 1)
+        top = np.append(np.where(over, memory, budget), budget)
+        ax.fill_between(rounds, budget, top, step="post", color=KILLED_COLOR,
+                        alpha=0.3, linewidth=0, label="over budget")
 
 
 def _as_schedule_list(value) -> list[Schedule]:

@@ -370,3 +370,15 @@ def test_phases_widget_slider_range():
     instance = make_instance([1, 3], prompt=1, budget=8)
     widget = phases_widget(instance)
     assert widget.children[0].max == 2
+
+
+def test_memory_shades_overflow(worked):
+    together = schedule_from_runs(worked, [(j, 0, 3, True) for j in range(3)])
+    ax = plot_memory(together)
+    labels = [c.get_label() for c in ax.collections]
+    assert labels == ["over budget"]
+
+
+def test_memory_no_shade_within_budget(worked):
+    ax = plot_memory(sps(worked))
+    assert len(ax.collections) == 0
