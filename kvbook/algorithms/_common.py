@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from kvbook._sim import DONE, FLOW, KILLS, OVERFLOW, STALLED
+from kvbook._sim import DONE, FLOW, KILLS, OVERFLOW, ROUND_LIMIT, STALLED
 from kvbook.model import Instance, Schedule
 
 
@@ -36,15 +36,17 @@ def check_beta(beta) -> float:
     return value
 
 
-def round_limit(instance: Instance) -> int:
+def round_limit(instance: Instance, phases: int | None = None) -> int:
     """Return the round after which a policy is deemed stuck.
 
     Every algorithm here finishes well within a few times the
     one-job-at-a-time makespan ``sum(o)`` times the number of geometric
-    phases, so passing this limit means a policy bug, not a slow policy.
+    phases (``log2(max o) + 2`` unless given), so passing this limit means
+    a policy bug, not a slow policy.
     """
     total = int(instance.output.sum()) + instance.n
-    phases = int(np.log2(int(instance.output.max()))) + 2
+    if phases is None:
+        phases = int(np.log2(int(instance.output.max()))) + 2
     return 16 * total * phases + 1000
 
 
@@ -59,7 +61,7 @@ def build_schedule(
     state, log, memory = result
     if state[STALLED]:
         raise RuntimeError(
-            f"{name} did not finish within {round_limit(instance)} rounds on "
+            f"{name} did not finish within {int(state[ROUND_LIMIT])} rounds on "
             f"{instance!r}; this is a bug in kvbook, please report the instance"
         )
     if state[OVERFLOW] >= 0:

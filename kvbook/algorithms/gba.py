@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kvbook._sim import sim_new, sim_result
+from kvbook._sim import STALLED, sim_new, sim_result
 from kvbook.algorithms._common import (
     build_schedule,
     check_beta,
@@ -53,6 +53,8 @@ def _gba_kernel(s, o, budget, order, bounds, periods, check, limit):
         if jobs.shape[0] == 0:
             continue
         sim, t = run_stage(sim, t, jobs, periods[c], budget, check, res)
+        if sim[0][STALLED] != 0:
+            break
     return sim_result(sim)
 
 

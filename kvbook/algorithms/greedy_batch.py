@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numba
 
-from kvbook._sim import NRUN, sim_advance, sim_new, sim_result, sim_start
+from kvbook._sim import INF, NRUN, STALLED, sim_advance, sim_new, sim_result, sim_start
 from kvbook.algorithms._common import build_schedule, check_instance, round_limit
 from kvbook.model import Instance, Schedule
 
@@ -22,8 +22,8 @@ def _greedy_batch_kernel(s, o, budget, limit):
             peak += s[j] + o[j]
             sim_start(sim, j, t)
             j += 1
-        while state[NRUN] > 0:
-            sim, t, _ = sim_advance(sim, t, 2**62)
+        while state[NRUN] > 0 and state[STALLED] == 0:
+            sim, t, _ = sim_advance(sim, t, INF)
     return sim_result(sim)
 
 

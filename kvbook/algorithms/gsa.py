@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kvbook._sim import sim_new, sim_result
+from kvbook._sim import STALLED, sim_new, sim_result
 from kvbook.algorithms._common import (
     build_schedule,
     check_beta,
@@ -61,6 +61,8 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
                 jobs[q] = j
                 q += 1
         sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, res)
+        if sim[0][STALLED] != 0:
+            break
     return sim_result(sim)
 
 
@@ -119,6 +121,8 @@ def gsa(instance: Instance, *, beta: float = 2.0) -> Schedule:
         instance.output,
         slices,
         not instance.uniform_prompt,
-        round_limit(instance),
+        # Every phase with a slice shorter than the longest job can run
+        # every job once more.
+        round_limit(instance, int(np.sum(slices < instance.output.max())) + 1),
     )
     return build_schedule("gsa", False, instance, result)

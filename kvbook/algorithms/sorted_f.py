@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kvbook._sim import NRUN, sim_advance, sim_new, sim_result, sim_start
+from kvbook._sim import INF, NRUN, STALLED, sim_advance, sim_new, sim_result, sim_start
 from kvbook.algorithms._common import build_schedule, check_instance, round_limit
 from kvbook.model import Instance, Schedule
 
@@ -65,8 +65,8 @@ def _sorted_f_kernel(s, o, budget, order, limit):
     for b in run_order:
         for i in range(starts[b], starts[b + 1]):
             sim_start(sim, order[i], t)
-        while state[NRUN] > 0:
-            sim, t, _ = sim_advance(sim, t, 2**62)
+        while state[NRUN] > 0 and state[STALLED] == 0:
+            sim, t, _ = sim_advance(sim, t, INF)
     return sim_result(sim)
 
 
