@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from kvbook.model import Instance, Schedule
 from kvbook.validate import check_schedule
@@ -401,6 +401,10 @@ def plot_ratios(x, ratios: Mapping[str, Sequence[float]], ax=None, *,
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+        # Ratios read better as 2, 3, 5 than as 2 x 10^0.
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(loc="best", fontsize="small")
