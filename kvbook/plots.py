@@ -402,7 +402,7 @@ def plot_ratios(x, ratios: Mapping[str, Sequence[float]], ax=None, *,
     if logy:
         ax.set_yscale("log")
         # Ratios read better as 2, 3, 5 than as 2 x 10^0.
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        plain = FuncFormatter(lambda value, _: _ratio_label(ax, value))
         ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(xlabel)
@@ -413,8 +413,23 @@ def plot_ratios(x, ratios: Mapping[str, Sequence[float]], ax=None, *,
     return ax
 
 
+def _ratio_label(ax, value: float) -> str:
+    """Label a log-axis tick as a plain number, thinned out over many decades.
+
+    Over more than one decade only the ticks whose leading digit is 1, 2, 3
+    or 5 get a label, so minor labels do not overlap.
+    """
+    if value <= 0:
+        return ""
+    low, high = ax.get_ylim()
+    mantissa = value / 10 ** np.floor(np.log10(value) + 1e-9)
+    if np.log10(high / low) > 1 and round(mantissa) not in (1, 2, 3, 5):
+        return ""
+    return f"{value:g}"
+
+
 def _shade_overflow(ax, schedules) -> None:
-    """Fill the rounds where a schedule holds more than its budget in red."""
+    """Fill in red the rounds where a schedule exceeds its budget."""
     for schedule in schedules:
         memory = np.asarray(schedule.memory)
         budget = schedule.instance.budget

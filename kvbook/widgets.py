@@ -378,13 +378,7 @@ def draw_phases(instance: Instance, phase: int = 0, beta: float = 2.0, fig=None)
     schedule = gsa(instance, beta=beta)
     run_phase, phase_end = gsa_phases(schedule)
     last = int(phase_end.shape[0]) - 1
-    if isinstance(phase, bool) or not isinstance(phase, (int, np.integer)):
-        raise ValueError(f"phase must be an integer from 0 to {last}, got {phase!r}")
-    if not 0 <= phase <= last:
-        raise ValueError(
-            f"phase {phase} is out of range; GSA used phases 0 to {last} on this "
-            "instance"
-        )
+    _check_phase(phase, last)
     slices = slice_lengths(float(beta), instance.budget)
     up_to_phase = run_phase <= phase
     end = int(phase_end[phase])
@@ -437,8 +431,11 @@ def draw_phases(instance: Instance, phase: int = 0, beta: float = 2.0, fig=None)
     return fig
 
 
-def phases_widget(instance: Instance, beta: float = 2.0):
+def phases_widget(instance: Instance, beta: float = 2.0, phase: int = 0):
     """Return a slider stepping through GSA's phases over :func:`draw_phases`.
+
+    The slider starts at ``phase``, which must be a phase GSA uses on the
+    instance.
 
     Returns
     -------
@@ -447,13 +444,26 @@ def phases_widget(instance: Instance, beta: float = 2.0):
     import ipywidgets as widgets
 
     _, phase_end = gsa_phases(gsa(instance, beta=beta))
-    slider = widgets.IntSlider(value=0, min=0, max=int(phase_end.shape[0]) - 1,
+    last = int(phase_end.shape[0]) - 1
+    _check_phase(phase, last)
+    slider = widgets.IntSlider(value=int(phase), min=0, max=last,
                                description="phase k", continuous_update=False)
 
     def show(phase):
         _show(draw_phases, instance, phase=phase, beta=beta)
 
     return widgets.interactive(show, phase=slider)
+
+
+def _check_phase(phase, last: int) -> None:
+    """Raise ValueError unless ``phase`` is an integer from 0 to ``last``."""
+    if isinstance(phase, bool) or not isinstance(phase, (int, np.integer)):
+        raise ValueError(f"phase must be an integer from 0 to {last}, got {phase!r}")
+    if not 0 <= phase <= last:
+        raise ValueError(
+            f"phase {phase} is out of range; GSA used phases 0 to {last} on this "
+            "instance"
+        )
 
 
 def _show(draw, *args, **kwargs) -> None:

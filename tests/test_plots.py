@@ -382,3 +382,16 @@ def test_memory_shades_overflow(worked):
 def test_memory_no_shade_within_budget(worked):
     ax = plot_memory(sps(worked))
     assert len(ax.collections) == 0
+
+
+@pytest.mark.filterwarnings("ignore:FigureCanvasAgg is non-interactive")
+def test_phases_widget_starting_phase():
+    instance = make_instance([1, 3], prompt=1, budget=8)
+    widget = phases_widget(instance, phase=2)
+    assert widget.children[0].value == 2
+
+
+def test_phases_widget_rejects_phase_out_of_range():
+    instance = make_instance([1, 3], prompt=1, budget=8)
+    with pytest.raises(ValueError, match="phases 0 to 2"):
+        phases_widget(instance, phase=5)
