@@ -18,19 +18,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Instance", "Schedule", "make_instance"]
+__all__ = ["MAX_ROUNDS", "Instance", "Schedule", "make_instance"]
 
 # Every kernel adds round numbers, token counts and flow times in int64. The
 # one-job-at-a-time schedule has total flow time n * sum(o); instances whose
 # worst schedules could pass this limit are rejected up front.
 _MAX_TOTAL = 2**53
 
+# Schedules carry one int64 of memory per round; instances that need more
+# rounds than this are rejected up front.
+MAX_ROUNDS = 50_000_000
+
 
 @dataclass(frozen=True)
 class Instance:
     """An offline batch instance: prompts, outputs and the KV-cache budget.
 
-    Build instances with :func:`make_instance`, which checks them.
+    Building one, directly or with :func:`make_instance`, checks its fields
+    and stores them as read-only int64 arrays.
 
     Attributes
     ----------
@@ -48,6 +53,15 @@ class Instance:
     output: np.ndarray
     budget: int
     name: str = ""
+
+    def __post_init__(self):
+        # Every way of building an instance passes the same checks, so the
+        # kernels can trust its arrays.
+        prompt, output, budget = _checked_fields(self.output, self.prompt, self.budget)
+        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "output", output)
+        object.__setattr__(self, "budget", budget)
+        object.__setattr__(self, "name", str(self.name))
 
     @property
     def n(self) -> int:
@@ -82,7 +96,13 @@ def _summary(values: np.ndarray) -> str:
 
 def _as_lengths(values, what: str, n: int | None) -> np.ndarray:
     """Convert ``values`` to a read-only int64 array of positive integers."""
-    raw = np.asarray(values)
+    try:
+        raw = np.asarray(values)
+    except ValueError:
+        raise ValueError(
+            f"{what} must be a flat sequence of token counts, got a ragged "
+            "nested list; pass a flat list such as [3, 3, 3]"
+        ) from None
     if raw.ndim == 0 and n is not None:
         raw = np.full(n, raw)
     if raw.ndim != 1:
@@ -92,6 +112,17 @@ def _as_lengths(values, what: str, n: int | None) -> np.ndarray:
         )
     if raw.shape[0] == 0:
         raise ValueError(f"{what} is empty; an instance needs at least one job")
+    if raw.dtype == object and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw
+    ):
+        # Python integers too large for int64 arrive as dtype object.
+        for i, v in enumerate(raw):
+            if abs(int(v)) >= _MAX_TOTAL:
+                raise ValueError(
+                    f"{what}[{i}] = {int(v)} is too large for int64 arithmetic; "
+                    f"keep token counts below {_MAX_TOTAL}"
+                )
+        raw = raw.astype(np.int64)
     if raw.dtype == bool or not (
         np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
     ):
@@ -104,16 +135,18 @@ def _as_lengths(values, what: str, n: int | None) -> np.ndarray:
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"{what}[{i}] = {raw[i]!r} is not a whole number of tokens; "
+                f"{what}[{i}] = {raw[i].item()!r} is not a whole number of tokens; "
                 "token counts must be integers"
             )
-        if np.any(np.abs(raw) >= _MAX_TOTAL):
-            i = int(np.flatnonzero(np.abs(raw) >= _MAX_TOTAL)[0])
-            raise ValueError(
-                f"{what}[{i}] = {raw[i]!r} is too large for int64 arithmetic; "
-                f"keep token counts below {_MAX_TOTAL}"
-            )
-    array = raw.astype(np.int64)
+    too_large = np.flatnonzero(raw >= _MAX_TOTAL)
+    if too_large.size:
+        i = int(too_large[0])
+        raise ValueError(
+            f"{what}[{i}] = {raw[i].item()!r} is too large for int64 arithmetic; "
+            f"keep token counts below {_MAX_TOTAL}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = raw.astype(np.int64)
     bad = np.flatnonzero(array < 1)
     if bad.size:
         i = int(bad[0])
@@ -125,47 +158,8 @@ def _as_lengths(values, what: str, n: int | None) -> np.ndarray:
     return array
 
 
-def make_instance(output, prompt, budget, name: str = "") -> Instance:
-    """Build and check an instance.
-
-    Parameters
-    ----------
-    output : sequence of int
-        Output length ``o_i >= 1`` of each job, in tokens.
-    prompt : int or sequence of int
-        Prompt length ``s >= 1``: one value for every job (the paper's
-        setting) or one per job (real traces).
-    budget : int
-        KV-cache budget ``M`` in tokens.
-    name : str, optional
-        Label shown in tables and figures.
-
-    Returns
-    -------
-    Instance
-
-    Raises
-    ------
-    ValueError
-        If a length is not a positive integer, the instance is empty, the
-        prompt and output lists differ in length, the budget is not a
-        positive integer, a job cannot fit even alone
-        (``s_i + o_i > M``), or the numbers are too large for int64
-        arithmetic. The message names the offending value and the fix.
-
-    Examples
-    --------
-    The worked example: three jobs of 3 tokens with a 2-token prompt do not
-    all fit at once in 12 tokens, since at their third round they need 15.
-
-    >>> inst = make_instance([3, 3, 3], prompt=2, budget=12)
-    >>> inst.n, int(inst.area.sum())
-    (3, 36)
-    >>> make_instance([3, 11], prompt=2, budget=12)
-    Traceback (most recent call last):
-    ...
-    ValueError: job 1 needs 13 tokens at its peak (s + o = 2 + 11) but the budget M is 12; raise the budget to at least 13 or drop the job
-    """
+def _checked_fields(output, prompt, budget) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return ``(prompt, output, budget)`` checked and as int64, or raise."""
     output_array = _as_lengths(output, "output", None)
     n = output_array.shape[0]
     prompt_array = _as_lengths(prompt, "prompt", n)
@@ -208,7 +202,61 @@ def make_instance(output, prompt, budget, name: str = "") -> Instance:
             f"for int64 flow-time arithmetic (n * sum(o) must stay below "
             f"{_MAX_TOTAL}); use fewer or shorter jobs"
         )
-    return Instance(prompt=prompt_array, output=output_array, budget=budget, name=name)
+    # Any schedule runs at least max(o) rounds and ceil(total area / M).
+    area = output_array * prompt_array + output_array * (output_array + 1) // 2
+    rounds = max(int(output_array.max()), -(-int(area.sum(dtype=object)) // budget))
+    if rounds > MAX_ROUNDS:
+        raise ValueError(
+            f"every schedule of this instance runs at least {rounds} rounds, more "
+            f"than the {MAX_ROUNDS} whose per-round memory kvbook stores; use "
+            "shorter outputs, fewer jobs or a larger budget"
+        )
+    return prompt_array, output_array, budget
+
+
+def make_instance(output, prompt, budget, name: str = "") -> Instance:
+    """Build and check an instance.
+
+    Parameters
+    ----------
+    output : sequence of int
+        Output length ``o_i >= 1`` of each job, in tokens.
+    prompt : int or sequence of int
+        Prompt length ``s >= 1``: one value for every job (the paper's
+        setting) or one per job (real traces).
+    budget : int
+        KV-cache budget ``M`` in tokens.
+    name : str, optional
+        Label shown in tables and figures.
+
+    Returns
+    -------
+    Instance
+
+    Raises
+    ------
+    ValueError
+        If a length is not a positive integer, the instance is empty, the
+        prompt and output lists differ in length, the budget is not a
+        positive integer, a job cannot fit even alone
+        (``s_i + o_i > M``), or the numbers are too large for int64
+        arithmetic, or every schedule would run more than ``MAX_ROUNDS``
+        rounds. The message names the offending value and the fix.
+
+    Examples
+    --------
+    The worked example: three jobs of 3 tokens with a 2-token prompt do not
+    all fit at once in 12 tokens, since at their third round they need 15.
+
+    >>> inst = make_instance([3, 3, 3], prompt=2, budget=12)
+    >>> inst.n, int(inst.area.sum())
+    (3, 36)
+    >>> make_instance([3, 11], prompt=2, budget=12)
+    Traceback (most recent call last):
+    ...
+    ValueError: job 1 needs 13 tokens at its peak (s + o = 2 + 11) but the budget M is 12; raise the budget to at least 13 or drop the job
+    """
+    return Instance(prompt=prompt, output=output, budget=budget, name=name)
 
 
 @dataclass

@@ -497,6 +497,11 @@ def load_trace(
                 f"must end in {' or '.join(_SUFFIXES)}, so rename or convert it"
             )
 
+    if path.exists() and not path.is_file():
+        # A folder fails on open; a pipe or device would block or never end.
+        raise ValueError(
+            f"{path} is not a regular file; pass the path of a CSV or JSONL file"
+        )
     if path.suffix.lower() == ".jsonl":
         prompts, outputs = _read_jsonl(path, prompt_column, output_column, limit)
     else:

@@ -392,3 +392,29 @@ def test_parse_empty_rejected(text):
 def test_parse_non_string_rejected():
     with pytest.raises((TypeError, ValueError)):
         parse_algorithms(["sps"])
+
+
+def test_one_lane_long_makespan_finishes():
+    # 300 short jobs and one of 1000 rounds: one lane of 1000 rounds runs
+    # the jobs one after another for about 301,000 rounds, which is valid.
+    instance = make_instance([1] * 300 + [1000], prompt=10, budget=1100)
+    schedule = sps(instance)
+    assert validate(schedule).valid
+    assert schedule.rounds == 301 * 1000
+
+
+def test_huge_beta_runs_in_one_class():
+    instance = make_instance([6, 3, 3], [1, 1, 3], 1007)
+    for function in (gba, gsa):
+        schedule = function(instance, beta=1000)
+        assert validate(schedule).valid
+
+
+@pytest.mark.parametrize("beta", ["2", 1e19])
+def test_beta_string_or_huge_rejected(beta, worked):
+    with pytest.raises(ValueError, match="beta"):
+        gsa(worked, beta=beta)
+
+
+def test_parse_algorithms_drops_repeats():
+    assert parse_algorithms("gsa,gsa,sps") == ["gsa", "sps"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import io
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -585,3 +586,18 @@ def test_instance_from_shared_azure(shared_azure):
     instance, dropped = trace_instance(load_trace("azure-code"), 16384)
     assert instance.n == 8_819
     assert dropped == 0
+
+
+def test_load_trace_rejects_fifo(tmp_path):
+    # Opening a named pipe for reading would block until a writer appears.
+    fifo = tmp_path / "requests.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_trace(fifo)
+
+
+def test_load_trace_rejects_directory(tmp_path):
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_trace(folder)

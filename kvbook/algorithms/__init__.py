@@ -78,6 +78,7 @@ def parse_algorithms(text: str) -> list[str]:
     if text.strip() == "all":
         return list(ALGORITHMS)
     names = [part.strip() for part in text.split(",") if part.strip()]
+    names = list(dict.fromkeys(names))  # a repeated name runs once
     if not names:
         raise ValueError("no algorithm named; pass 'all' or a comma-separated list")
     for name in names:

@@ -7,7 +7,15 @@ import math
 import numpy as np
 
 from kvbook._sim import DONE, FLOW, KILLS, OVERFLOW, ROUND_LIMIT, STALLED
-from kvbook.model import Instance, Schedule
+from kvbook.model import MAX_ROUNDS, Instance, Schedule
+
+
+# A base this large already puts every job in one class or one phase.
+MAX_BETA = 1e6
+
+# Twice the rounds an instance may need at least (see kvbook.model): a
+# schedule's memory profile holds one int64 per round.
+SIMULATED_ROUNDS = 2 * MAX_ROUNDS
 
 
 def check_instance(instance) -> Instance:
@@ -22,32 +30,35 @@ def check_instance(instance) -> Instance:
 
 def check_beta(beta) -> float:
     """Return the geometric base as a float, or raise ValueError."""
-    try:
-        value = float(beta)
-    except (TypeError, ValueError):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)):
+        raise ValueError(f"beta must be a number greater than 1, got {beta!r}")
+    value = float(beta)
+    if not math.isfinite(value) or value <= 1.0 or value > MAX_BETA:
         raise ValueError(
-            f"beta must be a number greater than 1, got {beta!r}"
-        ) from None
-    if not math.isfinite(value) or value <= 1.0:
-        raise ValueError(
-            f"beta must be a finite number greater than 1, got {beta!r}; the paper's "
-            "geometric classes double, so try beta=2"
+            f"beta must be a finite number in (1, {MAX_BETA:g}], got {beta!r}; the "
+            "paper's geometric classes double, so try beta=2"
         )
     return value
 
 
-def round_limit(instance: Instance, phases: int | None = None) -> int:
+def round_limit(
+    instance: Instance, phases: int | None = None, lane_rounds: int = 0
+) -> int:
     """Return the round after which a policy is deemed stuck.
 
     Every algorithm here finishes well within a few times the
     one-job-at-a-time makespan ``sum(o)`` times the number of geometric
-    phases (``log2(max o) + 2`` unless given), so passing this limit means
-    a policy bug, not a slow policy.
+    phases (``log2(max o) + 2`` unless given), or, for staggered lanes,
+    a few times ``lane_rounds``: the rounds their slots take one lane at a
+    time. Passing this limit means a policy bug, not a slow policy. The
+    limit never exceeds ``SIMULATED_ROUNDS``, the most rounds whose memory
+    a schedule may record.
     """
     total = int(instance.output.sum()) + instance.n
     if phases is None:
         phases = int(np.log2(int(instance.output.max()))) + 2
-    return 16 * total * phases + 1000
+    limit = max(16 * total * phases, 4 * lane_rounds) + 1000
+    return min(limit, SIMULATED_ROUNDS)
 
 
 def build_schedule(
@@ -59,6 +70,12 @@ def build_schedule(
 ) -> Schedule:
     """Turn a kernel's ``(state, log, memory)`` into a checked Schedule."""
     state, log, memory = result
+    if state[STALLED] and state[ROUND_LIMIT] == SIMULATED_ROUNDS:
+        raise ValueError(
+            f"{name} would run past round {SIMULATED_ROUNDS} on {instance!r}, more "
+            "rounds than kvbook records memory for; use a larger budget, fewer "
+            "jobs, or other parameters for this algorithm"
+        )
     if state[STALLED]:
         raise RuntimeError(
             f"{name} did not finish within {int(state[ROUND_LIMIT])} rounds on "

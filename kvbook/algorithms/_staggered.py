@@ -101,11 +101,13 @@ def _first_slot(t0, offsets, step, time):
 
 
 @numba.njit(cache=True)
-def run_stage(sim, t0, jobs, period, budget, check, res):
+def run_stage(sim, t0, jobs, period, budget, check, res, known):
     """Run one stage of staggered lanes from round ``t0``.
 
     Returns ``(sim, t_end)`` with ``t_end`` the round after the stage's last
-    run ended. ``check`` turns on the reservation test for per-job prompts.
+    run ended. ``check`` turns on the reservation test for per-job prompts,
+    which reserves memory for ``min(cap_j, known[j])`` rounds: a clairvoyant
+    caller passes the output lengths, a non-clairvoyant one the budget.
     """
     s = sim[1]
     count = jobs.shape[0]
@@ -115,7 +117,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res):
     for q in range(count):
         j = jobs[q]
         caps[q] = min(period, budget - s[j])
-        fit_all += s[j] + caps[q]
+        fit_all += s[j] + min(caps[q], known[j])
         prompt_sum += s[j]
     t = t0
 
@@ -164,16 +166,17 @@ def run_stage(sim, t0, jobs, period, budget, check, res):
                 slot = _first_slot(t0, offsets, step, min(blocked_until, t + 1))
                 continue
             j = jobs[q]
-            if check and not res_fits(res, memory_at(sim, t), s[j], caps[q], t, budget):
+            reserve = min(caps[q], known[j])
+            if check and not res_fits(res, memory_at(sim, t), s[j], reserve, t, budget):
                 # Every reservation is exact here, so the first round the
                 # job fits unless a run completes early is known now.
                 blocked_until = res_first_fit(
-                    res, 0, 0, s[j], caps[q], t, budget, INF, True
+                    res, 0, 0, s[j], reserve, t, budget, INF, True
                 )
             else:
                 sim_start(sim, j, t)
                 if check:
-                    res_insert(res, t + caps[q], s[j] + 1 - t, j)
+                    res_insert(res, t + reserve, s[j] + 1 - t, j)
                 kill_key[kill_size] = t + caps[q]
                 kill_job[kill_size] = j
                 kill_start[kill_size] = t

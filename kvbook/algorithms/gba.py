@@ -37,7 +37,7 @@ def geometric_classes(output: np.ndarray, beta: float) -> tuple[np.ndarray, np.n
         power *= beta
         # NOTE: floor(beta**c) is computed in floating point; for beta=2 it
         # is exact, for other bases a length at a class edge may round down.
-        tops.append(max(int(np.floor(power + 1e-9)), tops[-1] + 1))
+        tops.append(max(min(int(np.floor(power + 1e-9)), 2**62), tops[-1] + 1))
     top = np.array(tops, dtype=np.int64)
     return np.searchsorted(top, output, side="left").astype(np.int64), top
 
@@ -52,7 +52,7 @@ def _gba_kernel(s, o, budget, order, bounds, periods, check, limit):
         jobs = order[bounds[c] : bounds[c + 1]]
         if jobs.shape[0] == 0:
             continue
-        sim, t = run_stage(sim, t, jobs, periods[c], budget, check, res)
+        sim, t = run_stage(sim, t, jobs, periods[c], budget, check, res, o)
         if sim[0][STALLED] != 0:
             break
     return sim_result(sim)
@@ -126,6 +126,8 @@ def gba(
         bounds,
         periods,
         not instance.uniform_prompt,
-        round_limit(instance),
+        round_limit(
+            instance, lane_rounds=int(np.sum(np.diff(bounds) * periods, dtype=object))
+        ),
     )
     return build_schedule("gba", True, instance, result)

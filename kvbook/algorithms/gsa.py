@@ -33,7 +33,7 @@ def slice_lengths(beta: float, budget: int) -> np.ndarray:
     power = 1.0
     while lengths[-1] < budget:
         power *= beta
-        lengths.append(max(int(np.floor(power + 1e-9)), lengths[-1] + 1))
+        lengths.append(max(min(int(np.floor(power + 1e-9)), 2**62), lengths[-1] + 1))
     return np.array(lengths, dtype=np.int64)
 
 
@@ -44,6 +44,8 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
     sim = sim_new(s, o, budget, limit)
     done = sim[9]
     res = res_new(n)
+    # The policy does not know any length, so it reserves whole slices.
+    unknown = np.full(n, budget, dtype=np.int64)
     phase_start = np.zeros(slices.shape[0], dtype=np.int64)
     t = 0
     for phase in range(slices.shape[0]):
@@ -60,7 +62,7 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
             if not done[j]:
                 jobs[q] = j
                 q += 1
-        sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, res)
+        sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, res, unknown)
         if sim[0][STALLED] != 0:
             break
     return sim_result(sim)
@@ -115,6 +117,7 @@ def gsa(instance: Instance, *, beta: float = 2.0) -> Schedule:
     instance = check_instance(instance)
     beta = check_beta(beta)
     slices = slice_lengths(beta, instance.budget)
+    needed = slices[: int(np.sum(slices < instance.output.max())) + 1]
     result = _gsa_kernel(
         instance.prompt,
         instance.budget,
@@ -123,6 +126,10 @@ def gsa(instance: Instance, *, beta: float = 2.0) -> Schedule:
         not instance.uniform_prompt,
         # Every phase with a slice shorter than the longest job can run
         # every job once more.
-        round_limit(instance, int(np.sum(slices < instance.output.max())) + 1),
+        round_limit(
+            instance,
+            phases=int(np.sum(slices < instance.output.max())) + 1,
+            lane_rounds=instance.n * int(np.sum(needed, dtype=object)),
+        ),
     )
     return build_schedule("gsa", False, instance, result)

@@ -34,8 +34,16 @@ def _sorted_f_kernel(s, o, budget, order, limit):
     batches = 0
     while first < n:
         jobs = order[first:]
-        # Largest feasible prefix: the peak only grows as jobs are added.
-        low, high = 1, n - first
+        # Largest feasible prefix: the peak only grows as jobs are added, so
+        # double a feasible size until one fails, then bisect. This costs
+        # O(m log m) for a batch of m jobs instead of O(m log n).
+        remaining = n - first
+        low = 1
+        high = 2
+        while high <= remaining and _batch_peak(s, o, jobs, high) <= budget:
+            low = high
+            high *= 2
+        high = min(high - 1, remaining)
         while low < high:
             middle = (low + high + 1) // 2
             if _batch_peak(s, o, jobs, middle) <= budget:
@@ -95,7 +103,7 @@ def sorted_f(instance: Instance) -> Schedule:
     the shortest jobs minimise ``F``, so candidates are the prefixes of the
     remaining jobs sorted by output (ties by prompt, then index); with
     per-job prompts this is a heuristic, not an exact minimiser. Cost:
-    O(n log n) per batch.
+    O(m log m) for a batch of ``m`` jobs, O(n log n) in all.
 
     References
     ----------

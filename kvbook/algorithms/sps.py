@@ -18,7 +18,7 @@ def _sps_kernel(s, o, budget, period, check, limit):
     sim = sim_new(s, o, budget, limit)
     res = res_new(n)
     jobs = np.arange(n)
-    sim, _ = run_stage(sim, 0, jobs, period, budget, check, res)
+    sim, _ = run_stage(sim, 0, jobs, period, budget, check, res, o)
     return sim_result(sim)
 
 
@@ -83,6 +83,11 @@ def sps(instance: Instance, *, period: int | None = None) -> Schedule:
             )
     elif isinstance(period, bool) or not isinstance(period, (int, np.integer)):
         raise ValueError(f"period must be a positive integer, got {period!r}")
+    elif period > 2**53:
+        raise ValueError(
+            f"period {period} is too large for int64 round arithmetic; no job "
+            f"runs more than M - s rounds, so use period <= {instance.budget}"
+        )
     elif period < longest:
         raise ValueError(
             f"period {period} is shorter than the longest job ({longest} rounds), "
@@ -95,6 +100,6 @@ def sps(instance: Instance, *, period: int | None = None) -> Schedule:
         instance.budget,
         int(period),
         not instance.uniform_prompt,
-        round_limit(instance),
+        round_limit(instance, lane_rounds=instance.n * int(period)),
     )
     return build_schedule("sps", True, instance, result, notes)
