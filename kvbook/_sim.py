@@ -40,6 +40,21 @@ NSTATE = 13
 INF = np.int64(2**62)
 
 
+# Columns of the per-job table. One 2-D array instead of ten 1-D ones keeps
+# the state tuple short: numba counts references to every array in it on
+# each call, and that bookkeeping dominated the run time.
+COL_S = 0  # prompt length
+COL_O = 1  # output length, read only by the simulator
+COL_RUN_START = 2  # start round of the current run, or -1
+COL_RUNNING = 3  # running jobs, packed at rows 0 .. NRUN - 1
+COL_RUNNING_POS = 4  # row of the job in COL_RUNNING, or -1
+COL_HEAP_KEY = 5  # completion heap: completion round
+COL_HEAP_JOB = 6  # completion heap: job
+COL_HEAP_POS = 7  # row of the job in the heap, or -1
+COL_DONE = 8  # 1 once the job has completed
+NCOL = 9
+
+
 @numba.njit(cache=True)
 def sim_new(s, o, budget, round_limit):
     """Return a fresh simulator state for prompts ``s`` and outputs ``o``."""
@@ -48,44 +63,39 @@ def sim_new(s, o, budget, round_limit):
     state[OVERFLOW] = -1
     state[BUDGET] = budget
     state[ROUND_LIMIT] = round_limit
-    run_start = np.full(n, -1, dtype=np.int64)
-    running = np.empty(n, dtype=np.int64)
-    running_pos = np.full(n, -1, dtype=np.int64)
-    heap_key = np.empty(n, dtype=np.int64)
-    heap_job = np.empty(n, dtype=np.int64)
-    heap_pos = np.full(n, -1, dtype=np.int64)
-    done = np.zeros(n, dtype=np.bool_)
+    table = np.zeros((n, NCOL), dtype=np.int64)
+    for j in range(n):
+        table[j, COL_S] = s[j]
+        table[j, COL_O] = o[j]
+        table[j, COL_RUN_START] = -1
+        table[j, COL_RUNNING_POS] = -1
+        table[j, COL_HEAP_POS] = -1
     completed = np.empty(n, dtype=np.int64)
     log = np.empty((max(16, 2 * n), 4), dtype=np.int64)
     memory = np.zeros(max(16, n), dtype=np.int64)
-    return (
-        state,
-        s,
-        o,
-        run_start,
-        running,
-        running_pos,
-        heap_key,
-        heap_job,
-        heap_pos,
-        done,
-        completed,
-        log,
-        memory,
-    )
+    return (state, table, completed, log, memory)
 
 
 # Positions in the state tuple returned by sim_new.
-_STATE, _S, _O, _RUN_START, _RUNNING, _RUNNING_POS = 0, 1, 2, 3, 4, 5
-_HEAP_KEY, _HEAP_JOB, _HEAP_POS, _DONE, _COMPLETED, _LOG, _MEMORY = (
-    6,
-    7,
-    8,
-    9,
-    10,
-    11,
-    12,
-)
+_STATE, _TABLE, _COMPLETED, _LOG, _MEMORY = 0, 1, 2, 3, 4
+
+
+@numba.njit(cache=True)
+def run_start(sim, j):
+    """Start round of job ``j``'s current run, or -1 if it is not running."""
+    return sim[_TABLE][j, COL_RUN_START]
+
+
+@numba.njit(cache=True)
+def running_job(sim, i):
+    """The ``i``-th running job, for ``i < state[NRUN]``, in no fixed order."""
+    return sim[_TABLE][i, COL_RUNNING]
+
+
+@numba.njit(cache=True)
+def is_done(sim, j):
+    """Whether job ``j`` has completed."""
+    return sim[_TABLE][j, COL_DONE] != 0
 
 
 @numba.njit(cache=True)
@@ -153,6 +163,72 @@ def heap_remove(key, job, pos, size, j):
 
 
 @numba.njit(cache=True)
+def _table_less(table, a, b):
+    ka = table[a, COL_HEAP_KEY]
+    kb = table[b, COL_HEAP_KEY]
+    return ka < kb or (ka == kb and table[a, COL_HEAP_JOB] < table[b, COL_HEAP_JOB])
+
+
+@numba.njit(cache=True)
+def _table_swap(table, a, b):
+    for col in (COL_HEAP_KEY, COL_HEAP_JOB):
+        value = table[a, col]
+        table[a, col] = table[b, col]
+        table[b, col] = value
+    table[table[a, COL_HEAP_JOB], COL_HEAP_POS] = a
+    table[table[b, COL_HEAP_JOB], COL_HEAP_POS] = b
+
+
+@numba.njit(cache=True)
+def _table_up(table, i):
+    while i > 0:
+        parent = (i - 1) // 2
+        if _table_less(table, i, parent):
+            _table_swap(table, i, parent)
+            i = parent
+        else:
+            break
+
+
+@numba.njit(cache=True)
+def _table_down(table, i, size):
+    while True:
+        smallest = i
+        left = 2 * i + 1
+        right = left + 1
+        if left < size and _table_less(table, left, smallest):
+            smallest = left
+        if right < size and _table_less(table, right, smallest):
+            smallest = right
+        if smallest == i:
+            break
+        _table_swap(table, i, smallest)
+        i = smallest
+
+
+@numba.njit(cache=True)
+def _table_push(table, size, key, j):
+    table[size, COL_HEAP_KEY] = key
+    table[size, COL_HEAP_JOB] = j
+    table[j, COL_HEAP_POS] = size
+    _table_up(table, size)
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _table_remove(table, size, j):
+    i = table[j, COL_HEAP_POS]
+    last = size - 1
+    if i != last:
+        _table_swap(table, i, last)
+    table[j, COL_HEAP_POS] = -1
+    if i != last:
+        _table_down(table, i, last)
+        _table_up(table, i)
+    return last
+
+
+@numba.njit(cache=True)
 def _append_log(log, state, j, a, length, completed):
     count = state[NLOG]
     if count == log.shape[0]:
@@ -168,36 +244,32 @@ def _append_log(log, state, j, a, length, completed):
 
 
 @numba.njit(cache=True)
-def _remove_running(sim, j):
-    state = sim[_STATE]
-    running = sim[_RUNNING]
-    running_pos = sim[_RUNNING_POS]
-    a = sim[_RUN_START][j]
-    i = running_pos[j]
+def _remove_running(state, table, j):
+    a = table[j, COL_RUN_START]
+    i = table[j, COL_RUNNING_POS]
     last = state[NRUN] - 1
-    moved = running[last]
-    running[i] = moved
-    running_pos[moved] = i
-    running_pos[j] = -1
+    moved = table[last, COL_RUNNING]
+    table[i, COL_RUNNING] = moved
+    table[moved, COL_RUNNING_POS] = i
+    table[j, COL_RUNNING_POS] = -1
     state[NRUN] = last
-    state[SUM_S1] -= sim[_S][j] + 1
+    state[SUM_S1] -= table[j, COL_S] + 1
     state[SUM_START] -= a
-    sim[_RUN_START][j] = -1
+    table[j, COL_RUN_START] = -1
 
 
 @numba.njit(cache=True)
 def sim_start(sim, j, t):
     """Start job ``j`` at round ``t``. The job must be waiting."""
     state = sim[_STATE]
-    sim[_RUN_START][j] = t
-    sim[_RUNNING][state[NRUN]] = j
-    sim[_RUNNING_POS][j] = state[NRUN]
+    table = sim[_TABLE]
+    table[j, COL_RUN_START] = t
+    table[state[NRUN], COL_RUNNING] = j
+    table[j, COL_RUNNING_POS] = state[NRUN]
     state[NRUN] += 1
-    state[SUM_S1] += sim[_S][j] + 1
+    state[SUM_S1] += table[j, COL_S] + 1
     state[SUM_START] += t
-    state[NHEAP] = heap_push(
-        sim[_HEAP_KEY], sim[_HEAP_JOB], sim[_HEAP_POS], state[NHEAP], t + sim[_O][j], j
-    )
+    state[NHEAP] = _table_push(table, state[NHEAP], t + table[j, COL_O], j)
 
 
 @numba.njit(cache=True)
@@ -208,16 +280,18 @@ def sim_kill(sim, j, t):
     a log entry or a kill count.
     """
     state = sim[_STATE]
-    a = sim[_RUN_START][j]
-    log = sim[_LOG]
-    state[NHEAP] = heap_remove(
-        sim[_HEAP_KEY], sim[_HEAP_JOB], sim[_HEAP_POS], state[NHEAP], j
-    )
-    _remove_running(sim, j)
+    table = sim[_TABLE]
+    a = table[j, COL_RUN_START]
+    state[NHEAP] = _table_remove(table, state[NHEAP], j)
+    _remove_running(state, table, j)
     if t > a:
-        log = _append_log(log, state, j, a, t - a, 0)
         state[KILLS] += 1
-    return with_arrays(sim, log, sim[_MEMORY])
+        log = sim[_LOG]
+        if state[NLOG] == log.shape[0]:
+            log = _append_log(log, state, j, a, t - a, 0)
+            return (state, table, sim[_COMPLETED], log, sim[_MEMORY])
+        _append_log(log, state, j, a, t - a, 0)
+    return sim
 
 
 @numba.njit(cache=True)
@@ -237,10 +311,11 @@ def sim_advance(sim, t, t_stop):
     in ``sim[_COMPLETED][:ncompleted]``.
     """
     state = sim[_STATE]
-    key = sim[_HEAP_KEY]
+    table = sim[_TABLE]
     log = sim[_LOG]
     memory = sim[_MEMORY]
-    next_completion = key[0] if state[NHEAP] > 0 else INF
+    grown = False
+    next_completion = table[0, COL_HEAP_KEY] if state[NHEAP] > 0 else INF
     t_end = min(next_completion, t_stop)
     if t_end >= INF or t_end > state[ROUND_LIMIT]:
         state[STALLED] = 1
@@ -253,6 +328,7 @@ def sim_advance(sim, t, t_stop):
             bigger = np.zeros(size, dtype=np.int64)
             bigger[: memory.shape[0]] = memory
             memory = bigger
+            grown = True
         base = state[SUM_S1] - state[SUM_START]
         nrun = state[NRUN]
         for r in range(t, t_end):
@@ -266,41 +342,23 @@ def sim_advance(sim, t, t_stop):
             state[ROUNDS] = t_end
     ncompleted = 0
     if next_completion == t_end:
-        heap_job = sim[_HEAP_JOB]
-        heap_pos = sim[_HEAP_POS]
         completed = sim[_COMPLETED]
-        while state[NHEAP] > 0 and key[0] == t_end:
-            j = heap_job[0]
-            state[NHEAP] = heap_remove(key, heap_job, heap_pos, state[NHEAP], j)
-            a = sim[_RUN_START][j]
-            _remove_running(sim, j)
+        while state[NHEAP] > 0 and table[0, COL_HEAP_KEY] == t_end:
+            j = table[0, COL_HEAP_JOB]
+            state[NHEAP] = _table_remove(table, state[NHEAP], j)
+            a = table[j, COL_RUN_START]
+            _remove_running(state, table, j)
+            if state[NLOG] == log.shape[0]:
+                grown = True
             log = _append_log(log, state, j, a, t_end - a, 1)
-            sim[_DONE][j] = True
+            table[j, COL_DONE] = 1
             state[DONE] += 1
             state[FLOW] += t_end
             completed[ncompleted] = j
             ncompleted += 1
-    return with_arrays(sim, log, memory), t_end, ncompleted
-
-
-@numba.njit(cache=True)
-def with_arrays(sim, log, memory):
-    """Return the state tuple with its log and memory arrays replaced."""
-    return (
-        sim[0],
-        sim[1],
-        sim[2],
-        sim[3],
-        sim[4],
-        sim[5],
-        sim[6],
-        sim[7],
-        sim[8],
-        sim[9],
-        sim[10],
-        log,
-        memory,
-    )
+    if grown:
+        return (state, table, sim[_COMPLETED], log, memory), t_end, ncompleted
+    return sim, t_end, ncompleted
 
 
 @numba.njit(cache=True)

@@ -20,6 +20,8 @@ import numba
 import numpy as np
 
 from kvbook._sim import (
+    COL_S,
+    run_start,
     INF,
     NRUN,
     STALLED,
@@ -109,7 +111,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res, known):
     which reserves memory for ``min(cap_j, known[j])`` rounds: a clairvoyant
     caller passes the output lengths, a non-clairvoyant one the budget.
     """
-    s = sim[1]
+    s = sim[1][:, COL_S]
     count = jobs.shape[0]
     caps = np.empty(count, dtype=np.int64)
     fit_all = np.int64(0)
@@ -152,7 +154,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res, known):
             kill_job[0] = kill_job[kill_size]
             kill_start[0] = kill_start[kill_size]
             _sift_down(kill_key, kill_job, kill_start, kill_size)
-            if sim[3][j] == a:
+            if run_start(sim, j) == a:
                 sim = sim_kill(sim, j, t)
 
         # Starts due now. Slots before `blocked_until` are known to fail.
@@ -203,7 +205,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res, known):
         if check:
             # Completed jobs release their reservation; killed ones expire.
             for i in range(completions):
-                res_remove(res, sim[10][i])
+                res_remove(res, sim[2][i])
             res_expire(res, t)
             if completions > 0:
                 blocked_until = t

@@ -6,6 +6,8 @@ import numba
 import numpy as np
 
 from kvbook._sim import (
+    COL_RUN_START,
+    COL_RUNNING,
     INF,
     NRUN,
     STALLED,
@@ -36,8 +38,7 @@ def _amin_kernel(s, budget, o, limit):
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     state = sim[0]
-    run_start = sim[3]
-    running = sim[4]
+    table = sim[1]
     estimate = np.ones(n, dtype=np.int64)
     # Waiting jobs, smallest estimate first, ties by index.
     wait_key = np.empty(n, dtype=np.int64)
@@ -56,14 +57,15 @@ def _amin_kernel(s, budget, o, limit):
             victim = -1
             best = -1
             for i in range(state[NRUN]):
-                j = running[i]
-                value = max(estimate[j], t - run_start[j])
+                j = table[i, COL_RUNNING]
+                value = max(estimate[j], t - table[j, COL_RUN_START])
                 if (
                     victim < 0
                     or value > best
                     or (
                         value == best
-                        and (run_start[j], j) > (run_start[victim], victim)
+                        and (table[j, COL_RUN_START], j)
+                        > (table[victim, COL_RUN_START], victim)
                     )
                 ):
                     victim = j

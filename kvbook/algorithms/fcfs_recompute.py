@@ -28,7 +28,7 @@ def _fcfs_kernel(s, budget, o, limit):
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     state = sim[0]
-    completed = sim[10]
+    completed = sim[2]
     # Running jobs, most recent start on top: key -(start * n + job).
     recent_key = np.empty(n, dtype=np.int64)
     recent_job = np.empty(n, dtype=np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kvbook._sim import STALLED, sim_new, sim_result
+from kvbook._sim import STALLED, is_done, sim_new, sim_result
 from kvbook.algorithms._common import (
     build_schedule,
     check_beta,
@@ -39,10 +39,9 @@ def slice_lengths(beta: float, budget: int) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _gsa_kernel(s, budget, o, slices, check, limit):
-    # Only the simulator reads `o`; the policy sees completions through sim[9].
+    # Only the simulator reads `o`; the policy sees completions only.
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
-    done = sim[9]
     res = res_new(n)
     # The policy does not know any length, so it reserves whole slices.
     unknown = np.full(n, budget, dtype=np.int64)
@@ -52,14 +51,14 @@ def _gsa_kernel(s, budget, o, slices, check, limit):
         phase_start[phase] = t
         remaining = 0
         for j in range(n):
-            if not done[j]:
+            if not is_done(sim, j):
                 remaining += 1
         if remaining == 0:
             break
         jobs = np.empty(remaining, dtype=np.int64)
         q = 0
         for j in range(n):
-            if not done[j]:
+            if not is_done(sim, j):
                 jobs[q] = j
                 q += 1
         sim, t = run_stage(sim, t, jobs, slices[phase], budget, check, res, unknown)
