@@ -80,19 +80,19 @@ def sim_new(s, o, budget, round_limit):
 _STATE, _TABLE, _COMPLETED, _LOG, _MEMORY = 0, 1, 2, 3, 4
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def run_start(sim, j):
     """Start round of job ``j``'s current run, or -1 if it is not running."""
     return sim[_TABLE][j, COL_RUN_START]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def running_job(sim, i):
     """The ``i``-th running job, for ``i < state[NRUN]``, in no fixed order."""
     return sim[_TABLE][i, COL_RUNNING]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def is_done(sim, j):
     """Whether job ``j`` has completed."""
     return sim[_TABLE][j, COL_DONE] != 0
@@ -162,14 +162,14 @@ def heap_remove(key, job, pos, size, j):
     return last
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_less(table, a, b):
     ka = table[a, COL_HEAP_KEY]
     kb = table[b, COL_HEAP_KEY]
     return ka < kb or (ka == kb and table[a, COL_HEAP_JOB] < table[b, COL_HEAP_JOB])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_swap(table, a, b):
     for col in (COL_HEAP_KEY, COL_HEAP_JOB):
         value = table[a, col]
@@ -179,7 +179,7 @@ def _table_swap(table, a, b):
     table[table[b, COL_HEAP_JOB], COL_HEAP_POS] = b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_up(table, i):
     while i > 0:
         parent = (i - 1) // 2
@@ -190,7 +190,7 @@ def _table_up(table, i):
             break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_down(table, i, size):
     while True:
         smallest = i
@@ -206,7 +206,7 @@ def _table_down(table, i, size):
         i = smallest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_push(table, size, key, j):
     table[size, COL_HEAP_KEY] = key
     table[size, COL_HEAP_JOB] = j
@@ -215,7 +215,7 @@ def _table_push(table, size, key, j):
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _table_remove(table, size, j):
     i = table[j, COL_HEAP_POS]
     last = size - 1
@@ -228,7 +228,7 @@ def _table_remove(table, size, j):
     return last
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _append_log(log, state, j, a, length, completed):
     count = state[NLOG]
     if count == log.shape[0]:
@@ -243,7 +243,7 @@ def _append_log(log, state, j, a, length, completed):
     return log
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _remove_running(state, table, j):
     a = table[j, COL_RUN_START]
     i = table[j, COL_RUNNING_POS]
@@ -258,7 +258,7 @@ def _remove_running(state, table, j):
     table[j, COL_RUN_START] = -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def sim_start(sim, j, t):
     """Start job ``j`` at round ``t``. The job must be waiting."""
     state = sim[_STATE]
@@ -294,7 +294,7 @@ def sim_kill(sim, j, t):
     return sim
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def memory_at(sim, r):
     """Tokens the current running set holds in round ``r`` if none ends."""
     state = sim[_STATE]

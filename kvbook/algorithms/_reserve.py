@@ -27,7 +27,7 @@ def res_new(n):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def res_insert(res, end, weight, j):
     """Add job ``j`` holding ``weight + r`` tokens in rounds before ``end``."""
     ends, weights, jobs, meta = res
@@ -52,7 +52,7 @@ def res_insert(res, end, weight, j):
     meta[_WEIGHT] += weight
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def res_expire(res, t):
     """Drop the reservations that end by round ``t``."""
     ends, weights, jobs, meta = res
@@ -61,7 +61,7 @@ def res_expire(res, t):
         meta[_HEAD] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def res_remove(res, j):
     """Drop job ``j``'s reservation if it has one."""
     ends, weights, jobs, meta = res
@@ -77,7 +77,7 @@ def res_remove(res, j):
             return
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def res_fits(res, memory_now, prompt, length, t, budget):
     """Whether a run of ``length`` rounds started at ``t`` fits for sure.
 

@@ -90,7 +90,7 @@ def lane_count(prompt, period, budget):
     return max(k, 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _first_slot(t0, offsets, step, time):
     """Return the index of the first slot at or after round ``time``."""
     k = offsets.shape[0]
@@ -211,7 +211,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res, known):
                 blocked_until = t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sift_up(key, job, start, i):
     while i > 0:
         parent = (i - 1) // 2
@@ -224,7 +224,7 @@ def _sift_up(key, job, start, i):
             break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sift_down(key, job, start, size):
     i = 0
     while True:
