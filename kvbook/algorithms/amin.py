@@ -31,6 +31,60 @@ from kvbook.algorithms._reserve import (
 from kvbook.model import Instance, Schedule
 
 
+@numba.njit(cache=True, inline="always")
+def _key_less(keys, a, b):
+    for col in range(3):
+        if keys[a, col] != keys[b, col]:
+            return keys[a, col] < keys[b, col]
+    return False
+
+
+@numba.njit(cache=True)
+def _key_swap(heap, pos, i, k):
+    heap[i], heap[k] = heap[k], heap[i]
+    pos[heap[i]] = i
+    pos[heap[k]] = k
+
+
+@numba.njit(cache=True)
+def _key_sift(heap, pos, keys, i, size):
+    """Restore the heap order around slot ``i``, up or down."""
+    while i > 0 and _key_less(keys, heap[i], heap[(i - 1) // 2]):
+        _key_swap(heap, pos, i, (i - 1) // 2)
+        i = (i - 1) // 2
+    while True:
+        smallest = i
+        for child in (2 * i + 1, 2 * i + 2):
+            if child < size and _key_less(keys, heap[child], heap[smallest]):
+                smallest = child
+        if smallest == i:
+            return
+        _key_swap(heap, pos, i, smallest)
+        i = smallest
+
+
+@numba.njit(cache=True)
+def _key_push(heap, pos, keys, size, j):
+    """Push job ``j``, ordered by the rows of ``keys``; return the new size."""
+    heap[size] = j
+    pos[j] = size
+    _key_sift(heap, pos, keys, size, size + 1)
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _key_remove(heap, pos, keys, size, j):
+    """Remove job ``j`` from the heap; return the new size."""
+    i = pos[j]
+    last = size - 1
+    pos[j] = -1
+    if i != last:
+        heap[i] = heap[last]
+        pos[heap[i]] = i
+        _key_sift(heap, pos, keys, i, last)
+    return last
+
+
 @numba.njit(cache=True)
 def _amin_kernel(s, budget, o, limit):
     # Only the simulator reads `o`; the policy sees starts, progress and
@@ -48,28 +102,37 @@ def _amin_kernel(s, budget, o, limit):
     for j in range(n):
         wait_size = heap_push(wait_key, wait_job, wait_pos, wait_size, j, j)
     res = res_new(n)
+    # Running jobs in two heaps: by (-e_j, -a_j, -j) and by (a_j, -j).
+    by_estimate = np.empty(n, dtype=np.int64)
+    estimate_pos = np.full(n, -1, dtype=np.int64)
+    estimate_keys = np.zeros((n, 3), dtype=np.int64)
+    by_start = np.empty(n, dtype=np.int64)
+    start_pos = np.full(n, -1, dtype=np.int64)
+    start_keys = np.zeros((n, 3), dtype=np.int64)
+    heap_size = 0
     t = 0
     while wait_size > 0 or state[NRUN] > 0:
         res_expire(res, t)
         while memory_at(sim, t) > budget:
-            # Kill the running job with the largest estimate, ties by the
-            # later start, then the higher index.
-            victim = -1
-            best = -1
-            for i in range(state[NRUN]):
-                j = table[i, COL_RUNNING]
-                value = max(estimate[j], t - table[j, COL_RUN_START])
-                if (
-                    victim < 0
-                    or value > best
-                    or (
-                        value == best
-                        and (table[j, COL_RUN_START], j)
-                        > (table[victim, COL_RUN_START], victim)
-                    )
-                ):
-                    victim = j
-                    best = value
+            # Kill the running job with the largest estimate max(e_j, t - a_j),
+            # ties by the later start, then the higher index. The largest
+            # value is either the largest e_j or the progress of the earliest
+            # start, so the tops of two heaps hold the only candidates.
+            victim = by_estimate[0]
+            best = max(estimate[victim], t - table[victim, COL_RUN_START])
+            oldest = by_start[0]
+            value = t - table[oldest, COL_RUN_START]
+            if value > best or (
+                value == best
+                and (table[oldest, COL_RUN_START], oldest)
+                > (table[victim, COL_RUN_START], victim)
+            ):
+                victim = oldest
+                best = value
+            heap_size = _key_remove(
+                by_estimate, estimate_pos, estimate_keys, heap_size, victim
+            )
+            _key_remove(by_start, start_pos, start_keys, heap_size + 1, victim)
             estimate[victim] = best
             res_remove(res, victim)
             sim = sim_kill(sim, victim, t)
@@ -95,15 +158,30 @@ def _amin_kernel(s, budget, o, limit):
             sim_start(sim, j, t)
             res_insert(res, t + length, s[j] + 1 - t, j)
             now += s[j] + 1
+            estimate_keys[j, 0] = -estimate[j]
+            estimate_keys[j, 1] = -t
+            estimate_keys[j, 2] = -j
+            start_keys[j, 0] = t
+            start_keys[j, 1] = -j
+            _key_push(by_start, start_pos, start_keys, heap_size, j)
+            heap_size = _key_push(
+                by_estimate, estimate_pos, estimate_keys, heap_size, j
+            )
 
         nrun = state[NRUN]
         if nrun == 0:
             break
         # The next overflow, unless a job completes first.
         t_next = min(t_next, t + (budget - now) // nrun + 1)
-        sim, t, _ = sim_advance(sim, t, t_next)
+        sim, t, count = sim_advance(sim, t, t_next)
         if state[STALLED] != 0:
             break
+        for i in range(count):
+            j = sim[2][i]
+            heap_size = _key_remove(
+                by_estimate, estimate_pos, estimate_keys, heap_size, j
+            )
+            _key_remove(by_start, start_pos, start_keys, heap_size + 1, j)
     return sim_result(sim)
 
 
