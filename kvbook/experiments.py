@@ -26,11 +26,8 @@ for LLM Inference", arXiv:2601.22996, 2026.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +38,7 @@ from kvbook.algorithms import ALGORITHMS, run
 from kvbook.bounds import lower_bound
 from kvbook.families import FAMILIES, identical, load_instance_json
 from kvbook.model import Instance, make_instance
-from kvbook.opt import brute_force_optimum, optimum
+from kvbook.opt import _solver_output_suppressed, brute_force_optimum, optimum
 from kvbook.validate import assert_valid
 
 __all__ = [
@@ -153,31 +150,6 @@ def _check_params(params, algorithms: Sequence[str]) -> dict[str, dict]:
 
 # ---------------------------------------------------------------------------
 # References: the exact optimum or the lower bound
-
-
-@contextlib.contextmanager
-def _solver_output_suppressed():
-    """Send file descriptor 1 to ``os.devnull`` while the block runs.
-
-    HiGHS, as shipped with SciPy 1.17, prints some MIP messages from C++
-    straight to file descriptor 1. They bypass ``sys.stdout``, and Jupyter
-    kernels copy that descriptor into the cell output.
-    """
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        # Descriptor 1 or sys.stdout is closed, so there is no output to hide.
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _fits_brute_force(instance: Instance) -> bool:
@@ -299,7 +271,9 @@ def reference(instance: Instance, kind: str = "auto") -> Reference:
     if _fits_brute_force(instance):
         return Reference(exact_optimum(instance), "OPT")
     try:
-        return Reference(exact_optimum(instance, max_variables=OPT_MAX_VARIABLES), "OPT")
+        return Reference(
+            exact_optimum(instance, max_variables=OPT_MAX_VARIABLES), "OPT"
+        )
     except ValueError:
         # The program exceeds OPT_MAX_VARIABLES (optimum checks the size first).
         return Reference(lower_bound(instance), "LB")
@@ -1025,8 +999,10 @@ def _identical_grid(budgets, jobs: int):
             for length in range(1, min(8, budget - prompt) + 1):
                 for n in range(2, jobs + 1):
                     instance = identical(n, prompt, length, budget)
-                    yield f"identical grid, n={n}, s={prompt}, o={length}, " \
-                        f"M={budget}", instance
+                    yield (
+                        f"identical grid, n={n}, s={prompt}, o={length}, M={budget}",
+                        instance,
+                    )
 
 
 def _adversarial_files(directory):

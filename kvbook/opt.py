@@ -24,8 +24,11 @@ for LLM Inference", arXiv:2601.22996, 2026.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,18 +221,22 @@ def optimum(
     n = instance.n
     constraints = [
         LinearConstraint(assignment, np.ones(n), np.ones(n)),
-        LinearConstraint(memory, np.zeros(horizon), np.full(horizon, instance.budget)),
+        # Memory rows get no lower bound: with the redundant bound 0, HiGHS
+        # (scipy 1.17) returned 135 as optimal for 7 jobs of o = 8, s = 1,
+        # M = 16, whose optimum is 134.
+        LinearConstraint(memory, -np.inf, np.full(horizon, instance.budget)),
     ]
     # The objective is an integer at most `upper`, so a relative gap below
     # 1 / upper proves the incumbent optimal.
     options = {"time_limit": float(time_limit), "mip_rel_gap": 0.5 / upper}
-    result = milp(
-        cost.astype(np.float64),
-        integrality=np.ones(cost.shape[0]),
-        bounds=Bounds(0, 1),
-        constraints=constraints,
-        options=options,
-    )
+    with _solver_output_suppressed():
+        result = milp(
+            cost.astype(np.float64),
+            integrality=np.ones(cost.shape[0]),
+            bounds=Bounds(0, 1),
+            constraints=constraints,
+            options=options,
+        )
 
     status = _MILP_STATUS.get(result.status, f"status {result.status}")
     if result.status == 2 and explicit:
@@ -434,6 +441,31 @@ def _greedy_batch_flow_time(instance: Instance) -> int:
         batch_end = max(batch_end, batch_start + output[i])
         flow += batch_start + output[i]
     return flow
+
+
+@contextlib.contextmanager
+def _solver_output_suppressed():
+    """Send file descriptor 1 to ``os.devnull`` while the block runs.
+
+    HiGHS, as shipped with SciPy 1.17, prints some MIP messages from C++
+    straight to file descriptor 1. They bypass ``sys.stdout``, and Jupyter
+    kernels copy that descriptor into the cell output.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        # Descriptor 1 or sys.stdout is closed, so there is no output to hide.
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _build_program(instance: Instance, horizon: int):

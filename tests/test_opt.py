@@ -207,3 +207,15 @@ def test_brute_force_rejects_long_jobs():
 def test_brute_force_five_identical_jobs():
     instance = make_instance([4] * 5, prompt=1, budget=12)
     assert brute_force_optimum(instance).flow_time == optimum(instance).flow_time
+
+
+def test_optimum_symmetric_identical_jobs():
+    # HiGHS once returned 135 here as optimal when the memory rows also had
+    # the redundant lower bound 0; starts 0, 2, 8, 10, 16, 18, 24 give 134.
+    instance = make_instance([8] * 7, prompt=1, budget=16)
+    assert optimum(instance).flow_time == 134
+
+
+def test_optimum_prints_nothing(capfd):
+    optimum(make_instance([8] * 7, prompt=1, budget=16))
+    assert capfd.readouterr().out == ""
