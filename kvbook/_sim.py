@@ -98,12 +98,12 @@ def is_done(sim, j):
     return sim[_TABLE][j, COL_DONE] != 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heap_less(key, job, a, b):
     return key[a] < key[b] or (key[a] == key[b] and job[a] < job[b])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heap_swap(key, job, pos, a, b):
     key[a], key[b] = key[b], key[a]
     job[a], job[b] = job[b], job[a]
@@ -111,7 +111,7 @@ def _heap_swap(key, job, pos, a, b):
     pos[job[b]] = b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heap_up(key, job, pos, i):
     while i > 0:
         parent = (i - 1) // 2
@@ -122,7 +122,7 @@ def _heap_up(key, job, pos, i):
             break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heap_down(key, job, pos, i, size):
     while True:
         smallest = i
@@ -138,7 +138,7 @@ def _heap_down(key, job, pos, i, size):
         i = smallest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def heap_push(key, job, pos, size, k, j):
     """Push job ``j`` with key ``k``; return the new size."""
     key[size] = k
@@ -148,7 +148,7 @@ def heap_push(key, job, pos, size, k, j):
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def heap_remove(key, job, pos, size, j):
     """Remove job ``j`` from the heap; return the new size."""
     i = pos[j]
@@ -272,12 +272,14 @@ def sim_start(sim, j, t):
     state[NHEAP] = _table_push(table, state[NHEAP], t + table[j, COL_O], j)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def sim_kill(sim, j, t):
-    """Kill running job ``j`` at round ``t``; return the updated state.
+    """Kill running job ``j`` at round ``t``.
 
     A run killed in the round it started never ran, so it is dropped without
-    a log entry or a kill count.
+    a log entry or a kill count. The log has room: ``sim_advance`` leaves a
+    free row for every running job, and only a job that ran before ``t``
+    leaves a log entry.
     """
     state = sim[_STATE]
     table = sim[_TABLE]
@@ -285,13 +287,13 @@ def sim_kill(sim, j, t):
     state[NHEAP] = _table_remove(table, state[NHEAP], j)
     _remove_running(state, table, j)
     if t > a:
-        state[KILLS] += 1
         log = sim[_LOG]
         if state[NLOG] == log.shape[0]:
-            log = _append_log(log, state, j, a, t - a, 0)
-            return (state, table, sim[_COMPLETED], log, sim[_MEMORY])
+            # Only a policy that breaks the rule above gets here.
+            state[STALLED] = 1
+            return
+        state[KILLS] += 1
         _append_log(log, state, j, a, t - a, 0)
-    return sim
 
 
 @numba.njit(cache=True, inline="always")
@@ -356,6 +358,12 @@ def sim_advance(sim, t, t_stop):
             state[FLOW] += t_end
             completed[ncompleted] = j
             ncompleted += 1
+    if state[NLOG] + state[NRUN] > log.shape[0]:
+        # Room for a kill of every running job before the next advance.
+        bigger = np.empty((2 * (state[NLOG] + state[NRUN]), 4), dtype=np.int64)
+        bigger[: state[NLOG]] = log[: state[NLOG]]
+        log = bigger
+        grown = True
     if grown:
         return (state, table, sim[_COMPLETED], log, memory), t_end, ncompleted
     return sim, t_end, ncompleted

@@ -83,7 +83,7 @@ def test_kill_logs_rounds_run():
     sim_start(sim, 0, 2)
     sim, t, count = sim_advance(sim, 2, 4)
     assert (t, count) == (4, 0)
-    sim = sim_kill(sim, 0, 4)
+    sim_kill(sim, 0, 4)
     assert log_rows(sim) == [(0, 2, 2, 0)]
     state = sim[0]
     assert int(state[KILLS]) == 1
@@ -96,7 +96,7 @@ def test_kill_in_start_round_logs_nothing():
     sim = new_sim([2, 1], [3, 2])
     sim_start(sim, 0, 0)
     sim_start(sim, 1, 0)
-    sim = sim_kill(sim, 0, 0)
+    sim_kill(sim, 0, 0)
     state = sim[0]
     assert int(state[NLOG]) == 0
     assert int(state[KILLS]) == 0
@@ -109,7 +109,7 @@ def test_restart_after_kill_completes():
     sim = new_sim([1], [3])
     sim_start(sim, 0, 0)
     sim, t, _ = sim_advance(sim, 0, 2)
-    sim = sim_kill(sim, 0, t)
+    sim_kill(sim, 0, t)
     sim_start(sim, 0, t)
     sim, t, count = sim_advance(sim, t, FAR)
     assert (t, count) == (5, 1)
@@ -214,13 +214,14 @@ def test_no_overflow_at_budget():
 
 def test_log_and_memory_grow():
     # One job killed 30 times overflows the initial 16-row log and
-    # 16-round memory arrays; the returned state must carry the bigger ones.
+    # 16-round memory arrays; the state sim_advance returns must carry the
+    # bigger ones.
     sim = new_sim([1], [2])
     t = 0
     for _ in range(30):
         sim_start(sim, 0, t)
         sim, t, _ = sim_advance(sim, t, t + 1)
-        sim = sim_kill(sim, 0, t)
+        sim_kill(sim, 0, t)
     sim_start(sim, 0, t)
     sim, t, _ = sim_advance(sim, t, FAR)
     state, log, memory = sim_result(sim)
@@ -291,7 +292,7 @@ def test_simulator_matches_reference(case):
                 sim_start(sim, value, t)
                 reference.start(value, t)
         elif kind == "kill" and value in reference.running:
-            sim = sim_kill(sim, value, t)
+            sim_kill(sim, value, t)
             reference.kill(value, t)
         elif kind == "advance":
             sim, t_end, count = sim_advance(sim, t, t + value)

@@ -155,7 +155,7 @@ def run_stage(sim, t0, jobs, period, budget, check, res, known):
             kill_start[0] = kill_start[kill_size]
             _sift_down(kill_key, kill_job, kill_start, kill_size)
             if run_start(sim, j) == a:
-                sim = sim_kill(sim, j, t)
+                sim_kill(sim, j, t)
 
         # Starts due now. Slots before `blocked_until` are known to fail.
         while q < count:

@@ -135,7 +135,7 @@ def _amin_kernel(s, budget, o, limit):
             _key_remove(by_start, start_pos, start_keys, heap_size + 1, victim)
             estimate[victim] = best
             res_remove(res, victim)
-            sim = sim_kill(sim, victim, t)
+            sim_kill(sim, victim, t)
             wait_size = heap_push(
                 wait_key, wait_job, wait_pos, wait_size, best * n + victim, victim
             )

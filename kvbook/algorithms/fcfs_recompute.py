@@ -49,7 +49,7 @@ def _fcfs_kernel(s, budget, o, limit):
             recent_size = heap_remove(
                 recent_key, recent_job, recent_pos, recent_size, j
             )
-            sim = sim_kill(sim, j, t)
+            sim_kill(sim, j, t)
             killed_size = heap_push(
                 killed_key, killed_job, killed_pos, killed_size, j, j
             )
