@@ -88,13 +88,13 @@ def run_start(sim, j):
 
 @numba.njit(cache=True, inline="always")
 def running_job(sim, i):
-    """The ``i``-th running job, for ``i < state[NRUN]``, in no fixed order."""
+    """Return the ``i``-th running job (``i < state[NRUN]``, in no fixed order)."""
     return sim[_TABLE][i, COL_RUNNING]
 
 
 @numba.njit(cache=True, inline="always")
 def is_done(sim, j):
-    """Whether job ``j`` has completed."""
+    """Return whether job ``j`` has completed."""
     return sim[_TABLE][j, COL_DONE] != 0
 
 

@@ -150,8 +150,9 @@ def res_first_fit(res, memory_now, nrun, prompt, length, t, budget, never, exact
             if r > start:
                 value = alive_weight + alive * r + prompt + 1 + (r - start)
                 if value > budget:
-                    # Round r stays in the window until start passes it, and
-                    # it fits once start >= value - budget + start.
+                    # Each round later the new run holds one token less in
+                    # round r, which stays in its window until the start
+                    # passes r.
                     jump = max(jump, min(value - budget + start, r + 1))
             alive_weight -= weights[position]
             alive -= 1

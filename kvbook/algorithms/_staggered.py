@@ -9,9 +9,10 @@ and ``k`` is the largest lane count whose steady-state peak memory fits
 ``M``. A stage whose jobs all fit at once starts them all at ``t0``.
 
 With one prompt length the steady-state bound makes every slot safe. With
-per-job prompts the lanes are sized for the mean prompt of the stage and a
-job starts at its slot only if its full run fits beside the reservations of
-the running jobs; otherwise it waits for the next slot.
+per-job prompts the lanes are sized for the mean prompt of the stage. A job
+then starts at its slot only if its run fits beside the reservations of the
+running jobs, and otherwise it waits for the next slot. A clairvoyant caller
+reserves each job's output length, a non-clairvoyant one the whole slice.
 """
 
 from __future__ import annotations
