@@ -17,6 +17,7 @@ invalid input. Invalid input is reported as one line on stderr,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import sys
@@ -35,7 +36,7 @@ from kvbook.report import (
     save_schedules,
 )
 from kvbook.traces import KNOWN_TRACES, load_trace, trace_instance
-from kvbook.validate import validate
+from kvbook.validate import Validation, validate
 
 __all__ = ["build_parser", "main"]
 
@@ -353,6 +354,11 @@ def _check_figure_path(path: Path) -> None:
         )
 
 
+def _verdict(validation: Validation) -> Validation:
+    """Return ``validation`` with its memory profile dropped."""
+    return dataclasses.replace(validation, memory=validation.memory[:0])
+
+
 def _write_schedules(directory: Path, instance, schedules) -> None:
     if directory.exists() and not directory.is_dir():
         raise CommandError(
@@ -417,7 +423,9 @@ def _run_command(args) -> int:
 
     bound = lower_bound(instance)
     schedules, seconds = _run_algorithms(args.algorithms, instance)
-    validations = [validate(schedule) for schedule in schedules]
+    # Keep each verdict without its per-round memory profile: on a long trace
+    # a second profile per algorithm doubles the memory the run needs.
+    validations = [_verdict(validate(schedule)) for schedule in schedules]
     rows = result_rows(schedules, bound, seconds=seconds, validations=validations)
 
     if args.save_schedules is not None:
