@@ -389,7 +389,7 @@ def run_figure(schedules: Sequence[Schedule], title: str, log_rounds=None):
     >>> inst = make_instance([3, 3, 3], prompt=2, budget=12)
     >>> figure = run_figure([run("sps", inst), run("gsa", inst)], "worked example")
     >>> [axes.get_xlabel() for axes in figure.axes]
-    ['round (rounds)', 'round (rounds)']
+    ['round', 'round']
     """
     from matplotlib.figure import Figure
 
@@ -424,7 +424,7 @@ def run_figure(schedules: Sequence[Schedule], title: str, log_rounds=None):
     memory_axes.axhline(
         budget, color="black", linestyle="--", linewidth=1, label=f"budget M = {budget}"
     )
-    memory_axes.set_xlabel("round (rounds)")
+    memory_axes.set_xlabel("round")
     memory_axes.set_ylabel("KV-cache memory held (tokens, mean per bin)")
     memory_axes.set_title("Memory over rounds")
     memory_axes.set_ylim(0, budget * 1.08)
@@ -437,7 +437,7 @@ def run_figure(schedules: Sequence[Schedule], title: str, log_rounds=None):
             x, y, drawstyle="steps-post", color=color, linewidth=1,
             label=schedule.algorithm,
         )
-    completion_axes.set_xlabel("round (rounds)")
+    completion_axes.set_xlabel("round")
     completion_axes.set_ylabel("completed jobs (jobs)")
     completion_axes.set_title("Completions over rounds")
 
