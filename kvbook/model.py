@@ -14,6 +14,7 @@ for LLM Inference", arXiv:2601.22996, 2026.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,9 +203,12 @@ def _checked_fields(output, prompt, budget) -> tuple[np.ndarray, np.ndarray, int
             f"for int64 flow-time arithmetic (n * sum(o) must stay below "
             f"{_MAX_TOTAL}); use fewer or shorter jobs"
         )
-    # Any schedule runs at least max(o) rounds and ceil(total area / M).
-    area = output_array * prompt_array + output_array * (output_array + 1) // 2
-    rounds = max(int(output_array.max()), -(-int(area.sum(dtype=object)) // budget))
+    # Any schedule runs at least max(o) rounds and ceil(total area / M). The
+    # area is summed in floating point because o * s can pass the int64 range
+    # and a rounding error cannot matter next to a limit of MAX_ROUNDS.
+    lengths = output_array.astype(np.float64)
+    area = float(np.sum(lengths * prompt_array + lengths * (lengths + 1) / 2))
+    rounds = max(int(output_array.max()), math.ceil(area / budget))
     if rounds > MAX_ROUNDS:
         raise ValueError(
             f"every schedule of this instance runs at least {rounds} rounds, more "

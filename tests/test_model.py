@@ -54,3 +54,10 @@ def test_worked_example_area():
     instance = make_instance([3, 3, 3], prompt=2, budget=12)
     assert instance.area.tolist() == [12, 12, 12]
     assert instance.uniform_prompt
+
+
+def test_area_beyond_int64_accepted():
+    # o * s = 4096 * 2**52 passes the int64 range, yet the instance needs
+    # only about 4096 rounds, so the rounds check must not overflow.
+    instance = make_instance([4096], prompt=2**52, budget=2**52 + 4096)
+    assert instance.n == 1
