@@ -14,6 +14,7 @@ from kvbook.algorithms._common import (
 )
 from kvbook.algorithms._reserve import res_new
 from kvbook.algorithms._staggered import run_stage
+from kvbook.algorithms.gsa import slice_lengths
 from kvbook.model import Instance, Schedule
 
 
@@ -30,15 +31,8 @@ def geometric_classes(output: np.ndarray, beta: float) -> tuple[np.ndarray, np.n
     >>> cls.tolist(), top[:5].tolist()
     ([0, 1, 2, 2, 3, 4], [1, 2, 4, 8, 16])
     """
-    longest = int(output.max())
-    tops = [1]
-    power = 1.0
-    while tops[-1] < longest:
-        power *= beta
-        # NOTE: floor(beta**c) is computed in floating point; for beta=2 it
-        # is exact, for other bases a length at a class edge may round down.
-        tops.append(max(min(int(np.floor(power + 1e-9)), 2**62), tops[-1] + 1))
-    top = np.array(tops, dtype=np.int64)
+    # Class tops are GSA's slice lengths, so classes and phases line up.
+    top = slice_lengths(beta, int(output.max()))
     return np.searchsorted(top, output, side="left").astype(np.int64), top
 
 

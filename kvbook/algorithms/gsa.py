@@ -17,12 +17,14 @@ from kvbook.algorithms._staggered import run_stage
 from kvbook.model import Instance, Schedule
 
 
-def slice_lengths(beta: float, budget: int) -> np.ndarray:
-    """Return the slice length of each phase, ``floor(beta**k)``, up to the budget.
+def slice_lengths(beta: float, limit: int) -> np.ndarray:
+    """Return the lengths ``floor(beta**k)``, ``k = 0, 1, ...``, up to ``limit``.
 
     Lengths strictly increase (a base close to 1 would otherwise repeat a
-    length) and stop at the first one that reaches ``budget``: a slice that
-    long lets every remaining job complete, since ``o_i <= M - s_i``.
+    length) and stop at the first one that reaches ``limit``. GSA uses them
+    as slice lengths up to the budget: a slice that long lets every
+    remaining job complete, since ``o_i <= M - s_i``. GBA uses them as
+    class tops up to the longest output.
 
     Examples
     --------
@@ -31,8 +33,10 @@ def slice_lengths(beta: float, budget: int) -> np.ndarray:
     """
     lengths = [1]
     power = 1.0
-    while lengths[-1] < budget:
+    while lengths[-1] < limit:
         power *= beta
+        # NOTE: floor(beta**k) is computed in floating point; for beta=2 it
+        # is exact, for other bases a length at a class edge may round down.
         lengths.append(max(min(int(np.floor(power + 1e-9)), 2**62), lengths[-1] + 1))
     return np.array(lengths, dtype=np.int64)
 
