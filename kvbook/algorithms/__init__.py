@@ -40,7 +40,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Algorithm:
-    """A registry entry: the function, whether it knows lengths, its source."""
+    """A registry entry: the function, whether it is given the output
+    lengths, and its source."""
 
     name: str
     function: Callable[..., Schedule]

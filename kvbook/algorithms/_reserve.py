@@ -114,7 +114,7 @@ def res_fits(res, memory_now, prompt, length, t, budget):
 def res_first_fit(res, memory_now, nrun, prompt, length, t, budget, never, exact):
     """Return the first round ``>= t`` at which a run of ``length`` fits.
 
-    The answer assumes no running job completes or is killed in between:
+    The result assumes no running job completes or is killed in between:
     then the running set holds ``memory_now + nrun * (r - t)`` tokens in
     round ``r``, and reservations end as recorded. With ``exact`` every
     running job has a reservation and holds nothing after it ends, so the

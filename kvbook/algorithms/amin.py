@@ -87,8 +87,8 @@ def _key_remove(heap, pos, keys, size, j):
 
 @numba.njit(cache=True)
 def _amin_kernel(s, budget, o, limit):
-    # Only the simulator reads `o`; the policy sees starts, progress and
-    # completions.
+    # Only the simulator reads `o`. The policy observes starts, progress
+    # and completions.
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     state = sim[0]

@@ -23,8 +23,8 @@ from kvbook.model import Instance, Schedule
 
 @numba.njit(cache=True)
 def _fcfs_kernel(s, budget, o, limit):
-    # Only the simulator reads `o`; the policy sees starts, progress and
-    # completions.
+    # Only the simulator reads `o`. The policy observes starts, progress
+    # and completions.
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     state = sim[0]

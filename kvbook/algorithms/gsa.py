@@ -43,7 +43,7 @@ def slice_lengths(beta: float, limit: int) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _gsa_kernel(s, budget, o, slices, check, limit):
-    # Only the simulator reads `o`; the policy sees completions only.
+    # Only the simulator reads `o`. The policy observes only completions.
     n = o.shape[0]
     sim = sim_new(s, o, budget, limit)
     res = res_new(n)
